@@ -1,0 +1,31 @@
+# Two commands from a fresh clone: `make demo` and `make test`.
+# Each bootstraps uv (with pip, when it is missing) and installs from the locked uv.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+UV_RUN := $(UV) run --locked --no-sync
+
+.PHONY: demo test lint typecheck unit install clean bench
+
+.venv/.hub-installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv || $(PYTHON) -m pip install --quiet --user uv
+	$(UV) sync --locked
+	@touch $@
+
+install: .venv/.hub-installed
+
+demo: install
+	$(UV_RUN) hub demo
+
+lint: install
+	$(UV_RUN) ruff check hub dags tests bench
+	$(UV_RUN) ruff format --check hub dags tests bench
+
+typecheck: install
+	$(UV_RUN) mypy
+
+test: lint typecheck
+	$(UV_RUN) pytest
+
+clean:
+	rm -rf var .venv

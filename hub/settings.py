@@ -1,0 +1,76 @@
+"""The hub's one settings class. Values come from ``HUB_``-prefixed environment variables.
+
+Settings are built by the entry points (CLI, API, DAG files) and passed down; no module reads
+the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ZONES = ("landing", "staging", "linkage", "published", "quarantine")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Where the hub keeps its data, metadata and keys."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    key_dir: Path = Path("keys")
+    master_key: SecretStr | None = None
+    master_key_file: Path | None = None
+    airflow_home: Path | None = None
+    contracts_dir: Path = PROJECT_ROOT / "contracts"
+
+    @model_validator(mode="after")
+    def _refuse_development_shortcuts_in_production(self) -> Settings:
+        if self.env == "production":
+            if self.master_key is None and self.master_key_file is None:
+                raise ValueError(
+                    "HUB_MASTER_KEY or HUB_MASTER_KEY_FILE must be set in production; "
+                    "the generated development master key is refused"
+                )
+            if self.database_url is None or self.database_url.startswith("sqlite"):
+                raise ValueError("HUB_DATABASE_URL must name a server database in production")
+        return self
+
+    @property
+    def metadata_url(self) -> str:
+        """SQLAlchemy URL of the metadata store (SQLite under the data directory by default)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def airflow_dir(self) -> Path:
+        return self.airflow_home if self.airflow_home is not None else self.data_dir / "airflow"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def dev_master_key_file(self) -> Path:
+        """Where a development master key is generated when none is configured (git-ignored)."""
+        return self.data_dir / "secrets" / "master.key"
+
+    def zone(self, name: str) -> Path:
+        """Path of one zone of the data directory; unknown zone names are a programming error."""
+        if name not in ZONES:
+            raise ValueError(f"unknown zone {name!r}; zones are {', '.join(ZONES)}")
+        return self.data_dir / name
+
+    def ensure_dirs(self) -> None:
+        """Create the data directory and its zones with owner-only permissions."""
+        for name in ZONES:
+            self.zone(name).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
