@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         return self.airflow_home if self.airflow_home is not None else self.data_dir / "airflow"
 
     @property
+    def reference_dir(self) -> Path:
+        """Reference lookups the hub may read (postcode to LSOA), never partner data."""
+        return self.data_dir / "reference"
+
+    @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 

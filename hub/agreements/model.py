@@ -1,0 +1,231 @@
+"""The information-sharing agreement as a typed model.
+
+An agreement says who shares what with the hub, why, under which law, and what the hub does to
+every field. YAML files in ``contracts/`` are parsed into these models; the pipeline, the DAGs and
+the publication step are driven by them and by nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class Role(StrEnum):
+    CONTROLLER = "controller"
+    JOINT_CONTROLLER = "joint_controller"
+    PROCESSOR = "processor"
+
+
+class Classification(StrEnum):
+    DIRECT_IDENTIFIER = "direct_identifier"
+    QUASI_IDENTIFIER = "quasi_identifier"
+    SPECIAL_CATEGORY = "special_category"
+    CRIMINAL_OFFENCE = "criminal_offence"
+    OPERATIONAL = "operational"
+    FREE_TEXT = "free_text"
+
+
+class Treatment(StrEnum):
+    PSEUDONYMISE = "pseudonymise"  # normalise, keyed-hash into the linkage zone; nothing in staging
+    GENERALISE = "generalise"  # a coarser value in staging (and optionally a token for linkage)
+    KEEP = "keep"  # typed value kept as sent
+    DROP = "drop"  # never stored
+
+
+class IdentifierType(StrEnum):
+    NHS_NUMBER = "nhs_number"
+    UPN = "upn"
+    PNC_ID = "pnc_id"
+    FORENAME = "forename"
+    SURNAME = "surname"
+    DATE_OF_BIRTH = "date_of_birth"
+    POSTCODE = "postcode"
+    SEX = "sex"
+    LOCAL_PERSON_ID = "local_person_id"  # a partner's own person or case reference
+    RECORD_ID = "record_id"  # a partner's own record reference (crime, attendance, incident)
+
+
+class GeneraliseRule(StrEnum):
+    AGE_BAND = "age_band"  # date of birth -> age band at the event date
+    AGE = "age"  # date of birth -> age in whole years at the event date
+    BIRTH_YEAR = "birth_year"
+    POSTCODE_DISTRICT = "postcode_district"
+    LSOA = "lsoa"  # postcode -> LSOA through the reference lookup
+    DATE = "date"  # timestamp -> date
+    WEEK = "week"  # date -> Monday of its ISO week
+    MONTH = "month"
+    HOUR = "hour"  # timestamp or time -> hour of day
+    AGE_BAND_FROM_AGE = "age_band_from_age"  # an age in years -> age band
+
+
+FieldType = Literal["string", "integer", "boolean", "flag", "date", "datetime", "time"]
+
+
+class Party(_Strict):
+    org: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    role: Role
+    data_protection_lead: str
+    email: str
+
+
+class LawfulBasis(_Strict):
+    article6: str
+    article9: str | None = None
+    article10: str | None = None
+    statutory_gateway: str
+
+
+class Delivery(_Strict):
+    format: Literal["csv", "parquet", "ndjson"]
+    schedule: str  # cron expression in Europe/London
+    late_after_hours: int = Field(default=48, ge=1)
+    date_format: str | None = None  # strptime format partners use for dates (default ISO)
+
+
+class FieldSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    type: FieldType = "string"
+    classification: Classification
+    treatment: Treatment
+    identifier: IdentifierType | None = None
+    rule: GeneraliseRule | None = None
+    relative_to: str | None = None  # the event field an age is computed at
+    output: str | None = None  # name of the generalised column in staging (default name_rule)
+    required: bool = False
+    formats: tuple[str, ...] = ()  # accepted strptime formats for date/datetime/time fields
+    justification: str | None = None  # why free text or special category data is kept
+
+    @model_validator(mode="after")
+    def _treatment_is_complete(self) -> FieldSpec:
+        if self.treatment is Treatment.PSEUDONYMISE and self.identifier is None:
+            raise ValueError(f"field {self.name}: pseudonymise needs an identifier type")
+        if self.treatment is Treatment.GENERALISE and self.rule is None:
+            raise ValueError(f"field {self.name}: generalise needs a rule")
+        return self
+
+    @property
+    def staged_name(self) -> str | None:
+        """The column this field becomes in staging, or None when nothing of it is staged."""
+        if self.treatment is Treatment.KEEP:
+            return self.name
+        if self.treatment is Treatment.GENERALISE and self.rule is not None:
+            return self.output or f"{self.name}_{self.rule.value}"
+        return None
+
+
+class LinkageKey(_Strict):
+    """A composite key built from identifier types, e.g. surname + forename initial + dob + sex."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    parts: tuple[str, ...]
+
+
+class Retention(_Strict):
+    landing_days: int = Field(ge=0)
+    staging_days: int = Field(ge=1)
+    linkage_days: int = Field(ge=1)
+    published_days: int = Field(ge=1)
+
+
+class Disclosure(_Strict):
+    suppress_at_or_below: int = Field(default=7, ge=7)
+    round_to: int = Field(default=5, ge=5)
+
+
+class Flag(_Strict):
+    """How a release flag is read from a staged field: a flag field, or a field equal to a value."""
+
+    field: str
+    equals: str | None = None
+
+
+class Publication(_Strict):
+    """How staged rows of this agreement become events of the linked release."""
+
+    role: str | None = None  # a constant role, e.g. "patient"
+    role_field: str | None = None  # or a field giving it, e.g. involvement (Victim/Suspect)
+    event_type: str | None = None
+    event_type_field: str | None = None
+    offence_code_field: str | None = None
+    event_date_field: str
+    event_hour_field: str | None = None
+    area_field: str | None = None
+    age_band_field: str | None = None
+    sex_field: str | None = None
+    home_area_field: str | None = None
+    flags: dict[str, Flag] = Field(default_factory=dict)
+
+
+class Agreement(_Strict):
+    """One information-sharing agreement, in one version."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    version: int = Field(ge=1)
+    title: str
+    status: Status
+    provider: str
+    hub_controller: str
+    parties: tuple[Party, ...]
+    purpose: str
+    lawful_basis: LawfulBasis
+    data_subjects: tuple[str, ...]
+    valid_from: date
+    valid_until: date
+    review_date: date
+    delivery: Delivery
+    fields: tuple[FieldSpec, ...]
+    linkage_keys: tuple[LinkageKey, ...] = ()
+    retention: Retention
+    onward_sharing: str
+    output_access: tuple[str, ...]
+    disclosure: Disclosure = Disclosure()
+    publication: Publication
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Agreement:
+        orgs = {p.org for p in self.parties}
+        for org in (self.provider, self.hub_controller):
+            if org not in orgs:
+                raise ValueError(f"{org} is named as provider or hub controller but is not a party")
+        names = [f.name for f in self.fields]
+        if len(names) != len(set(names)):
+            raise ValueError("field names must be unique")
+        return self
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def received_fields(self) -> tuple[str, ...]:
+        """Columns the partner sends, in agreement order (dropped ones included: they are read
+        and discarded, never stored)."""
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.required)
+
+    def identifier_fields(self) -> dict[IdentifierType, str]:
+        """Identifier type -> the field carrying it."""
+        return {f.identifier: f.name for f in self.fields if f.identifier is not None}

@@ -1,0 +1,273 @@
+"""Process one landed extract: read, conform, normalise, pseudonymise, generalise, stage.
+
+Outputs, each written under a temporary name and renamed into place only when complete:
+
+- ``staging/<agreement>/<extract>/data.parquet``: the record number, kept and generalised
+  fields. No direct identifier, no token.
+- ``linkage/<agreement>/<extract>/tokens.parquet``: the record number and keyed tokens of every
+  identifier and composite key. Never published, never readable by analysts.
+
+Running it again for the same extract gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import Engine
+
+from hub.agreements.lifecycle import may_send
+from hub.agreements.model import Agreement, FieldSpec, GeneraliseRule, IdentifierType, Treatment
+from hub.errors import AgreementError, HubError, NotFoundError
+from hub.pipeline.conform import cast_field
+from hub.pipeline.identifiers import (
+    composite_column,
+    normaliser_for,
+    token_column,
+    token_domain,
+)
+from hub.pipeline.reading import read_batches
+from hub.pipeline.report import QualityTally
+from hub.privacy import generalise
+from hub.privacy.keys import DataKey, Keyring
+from hub.privacy.tokens import keyed_hash
+from hub.settings import Settings
+from hub.store import Extract, session_scope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    extract_id: str
+    agreement_id: str
+    rows: int
+    staged_path: Path
+    tokens_path: Path
+    report: dict[str, object]
+
+
+class _BatchProcessor:
+    """Turns one batch of strings into a staged batch and a token batch."""
+
+    def __init__(
+        self,
+        agreement: Agreement,
+        key: DataKey,
+        tally: QualityTally,
+        settings: Settings,
+        today: date,
+    ) -> None:
+        self.agreement = agreement
+        self.key = key
+        self.tally = tally
+        self.today = today
+        self._lsoa: generalise.LsoaLookup | None = None
+        self._settings = settings
+
+    def lsoa(self) -> generalise.LsoaLookup:
+        if self._lsoa is None:
+            path = self._settings.reference_dir / "postcode_lsoa.csv"
+            if not path.exists():
+                raise NotFoundError(
+                    f"agreement {self.agreement.id} generalises postcodes to LSOA but the "
+                    f"reference lookup {path} is missing",
+                    hint="install the partnership's postcode to LSOA lookup there",
+                )
+            self._lsoa = generalise.LsoaLookup(path)
+        return self._lsoa
+
+    def process(self, batch: pa.RecordBatch, first_row: int) -> tuple[pa.Table, pa.Table]:
+        rows = pa.array(range(first_row, first_row + batch.num_rows), pa.int64())
+        typed: dict[str, pa.Array] = {}
+        canonical: dict[IdentifierType, pa.Array] = {}
+        for spec in self.agreement.fields:
+            if spec.name not in batch.schema.names:
+                continue
+            raw = batch.column(spec.name)
+            if spec.treatment is Treatment.DROP:
+                continue
+            typed[spec.name] = cast_field(spec, raw, rows, self.tally)
+            if spec.identifier is not None:
+                result = normaliser_for(spec.identifier, self.today)(typed[spec.name])
+                reasons = result.reasons
+                for reason in set(pc.unique(reasons).to_pylist()) - {None, "missing"}:
+                    self.tally.add(
+                        spec.name,
+                        f"{spec.identifier.value}:{reason}",
+                        pc.equal(reasons, reason),
+                        rows,
+                    )
+                canonical[spec.identifier] = result.values
+                typed[spec.name] = result.values
+        staged = {"record": rows}
+        for spec in self.agreement.fields:
+            name = spec.staged_name
+            if name is None or spec.name not in typed:
+                continue
+            staged[name] = self._staged_value(spec, typed)
+        tokens = {"record": rows}
+        for kind, values in canonical.items():
+            tokens[token_column(kind)] = keyed_hash(
+                values, self.key, token_domain(kind, self.agreement)
+            )
+        for key in self.agreement.linkage_keys:
+            tokens[composite_column(key.name)] = self._composite(key.parts, canonical)
+        return pa.table(staged), pa.table(tokens)
+
+    def _staged_value(self, spec: FieldSpec, typed: dict[str, pa.Array]) -> pa.Array:
+        values = typed[spec.name]
+        if spec.treatment is Treatment.KEEP:
+            return values
+        rule = spec.rule
+        if rule in (GeneraliseRule.AGE, GeneraliseRule.AGE_BAND):
+            at = typed.get(spec.relative_to or "")
+            if at is None:
+                raise AgreementError(
+                    f"agreement {self.agreement.id}: field {spec.name} needs relative_to naming a "
+                    "date field that is sent"
+                )
+            ages = generalise.age_at(values, at)
+            return ages if rule is GeneraliseRule.AGE else generalise.age_band(ages)
+        if rule is GeneraliseRule.AGE_BAND_FROM_AGE:
+            return generalise.age_band(pc.cast(values, pa.int64()))
+        if rule is GeneraliseRule.BIRTH_YEAR:
+            return generalise.birth_year(values)
+        if rule is GeneraliseRule.POSTCODE_DISTRICT:
+            return generalise.postcode_district(values)
+        if rule is GeneraliseRule.LSOA:
+            return self.lsoa()(values)
+        assert rule is not None
+        return generalise.truncate_time(values, rule.value)
+
+    def _composite(
+        self, parts: tuple[str, ...], canonical: dict[IdentifierType, pa.Array]
+    ) -> pa.Array:
+        pieces = []
+        for part in parts:
+            if part == "forename_initial":
+                source = canonical.get(IdentifierType.FORENAME)
+                piece = None if source is None else pc.utf8_slice_codeunits(source, 0, 1)
+            elif part == "birth_year":
+                source = canonical.get(IdentifierType.DATE_OF_BIRTH)
+                piece = None if source is None else pc.utf8_slice_codeunits(source, 0, 4)
+            else:
+                piece = canonical.get(IdentifierType(part))
+            if piece is None:
+                raise AgreementError(
+                    f"agreement {self.agreement.id}: linkage key part {part} has no field"
+                )
+            pieces.append(piece)
+        joined = pc.binary_join_element_wise(*pieces, "|")  # null when any part is null
+        return keyed_hash(joined, self.key, "composite:" + "+".join(parts))
+
+
+def _write_atomically(tables: list[pa.Table], final_dir: Path, filename: str) -> None:
+    """Write Parquet into a temporary folder beside ``final_dir`` and rename it into place, so a
+    reader sees the old complete output or the new complete output, never a partial one."""
+    tmp = final_dir.parent / f".tmp-{final_dir.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True, mode=0o700)
+    schema = tables[0].schema
+    with pq.ParquetWriter(tmp / filename, schema, compression="zstd") as writer:
+        for table in tables:
+            writer.write_table(table.cast(schema))
+    old = final_dir.parent / f".old-{final_dir.name}"
+    shutil.rmtree(old, ignore_errors=True)
+    if final_dir.exists():
+        final_dir.replace(old)
+    tmp.replace(final_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _set_status(engine: Engine, extract_id: str, status: str, **values: object) -> None:
+    with session_scope(engine) as session:
+        record = session.get(Extract, extract_id)
+        if record is None:
+            raise NotFoundError(f"no extract {extract_id}")
+        record.status = status
+        record.updated_at = datetime.now(UTC)
+        for name, value in values.items():
+            setattr(record, name, value)
+
+
+def _empty_batch(agreement: Agreement) -> pa.RecordBatch:
+    names = list(agreement.received_fields)
+    return pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in names], names=names)
+
+
+def stage_extract(
+    settings: Settings,
+    engine: Engine,
+    keyring: Keyring,
+    agreement: Agreement,
+    extract_id: str,
+    *,
+    today: date | None = None,
+) -> StageResult:
+    """Run the per-extract steps for one received extract and mark it staged."""
+    today = today or datetime.now(UTC).date()
+    with session_scope(engine) as session:
+        record = session.get(Extract, extract_id)
+        if record is None or record.agreement_id != agreement.id:
+            raise NotFoundError(f"no extract {extract_id} under agreement {agreement.id}")
+        landing = settings.data_dir / (record.landing_path or "")
+        sender = record.sender_org
+    decision = may_send(agreement, sender, today)
+    if not decision:
+        raise AgreementError(f"extract {extract_id} not processed: {decision.reason}")
+    if not landing.is_file():
+        raise NotFoundError(
+            f"the landed file of extract {extract_id} is gone",
+            hint="ask the partner to send the extract again",
+        )
+    _set_status(engine, extract_id, "processing")
+    tally = QualityTally(agreement.id)
+    key = keyring.current("pseudonymisation")
+    processor = _BatchProcessor(agreement, key, tally, settings, today)
+    staged_parts: list[pa.Table] = []
+    token_parts: list[pa.Table] = []
+    next_row = 1
+    try:
+        for batch in read_batches(landing, keyring, agreement):
+            staged, tokens = processor.process(batch, next_row)
+            staged_parts.append(staged)
+            token_parts.append(tokens)
+            next_row += batch.num_rows
+        if not staged_parts:
+            staged, tokens = processor.process(_empty_batch(agreement), 1)
+            staged_parts.append(staged)
+            token_parts.append(tokens)
+    except HubError as exc:
+        _set_status(engine, extract_id, "rejected", report={"error": exc.message})
+        raise
+    tally.rows = next_row - 1
+    stage_dir = settings.zone("staging") / agreement.id / extract_id
+    link_dir = settings.zone("linkage") / agreement.id / extract_id
+    _write_atomically(staged_parts, stage_dir, "data.parquet")
+    _write_atomically(token_parts, link_dir, "tokens.parquet")
+    report = tally.as_dict()
+    _set_status(
+        engine,
+        extract_id,
+        "staged",
+        rows=tally.rows,
+        report=report,
+        staged_path=str(stage_dir.relative_to(settings.data_dir)),
+    )
+    log.info("staged extract %s: %d rows, %d findings", extract_id, tally.rows, len(tally.findings))
+    return StageResult(
+        extract_id,
+        agreement.id,
+        tally.rows,
+        stage_dir / "data.parquet",
+        link_dir / "tokens.parquet",
+        report,
+    )

@@ -1,0 +1,112 @@
+"""Generalising quasi-identifiers: coarser values that keep analytic use and lose identifiability.
+
+Dates of birth become an age or age band at the event, or a birth year; postcodes become their
+district or LSOA; timestamps become a date, ISO week, month or hour of day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+# Age bands the partnerships report (design brief); the last band is open-ended.
+DEFAULT_AGE_BANDS: tuple[tuple[int, int | None], ...] = (
+    (0, 9),
+    (10, 15),
+    (16, 17),
+    (18, 24),
+    (25, 34),
+    (35, 49),
+    (50, 64),
+    (65, None),
+)
+
+
+def _as_date(values: pa.Array) -> pa.Array:
+    if pa.types.is_date32(values.type):
+        return values
+    if pa.types.is_timestamp(values.type):
+        return pc.cast(values, pa.date32())
+    return pc.cast(
+        pc.strptime(values, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32()
+    )
+
+
+def age_at(dob: pa.Array, at: pa.Array) -> pa.Array:
+    """Whole years between a date of birth and an event date (null when either is missing or the
+    event is before birth)."""
+    born, event = _as_date(dob), _as_date(at)
+    years = pc.subtract(pc.year(event), pc.year(born))
+    before_birthday = pc.or_(
+        pc.less(pc.month(event), pc.month(born)),
+        pc.and_(pc.equal(pc.month(event), pc.month(born)), pc.less(pc.day(event), pc.day(born))),
+    )
+    age = pc.subtract(years, pc.cast(before_birthday, pa.int64()))
+    return pc.if_else(pc.less(age, 0), pa.scalar(None, pa.int64()), age)
+
+
+def band_label(low: int, high: int | None) -> str:
+    return f"{low}+" if high is None else f"{low}-{high}"
+
+
+def age_band(
+    ages: pa.Array, bands: Sequence[tuple[int, int | None]] = DEFAULT_AGE_BANDS
+) -> pa.Array:
+    """Label each age with its band ("18-24", "65+"); ages outside every band become null."""
+    result = pa.nulls(len(ages), pa.string())
+    ages = pc.cast(ages, pa.int64())
+    for low, high in bands:
+        inside = pc.greater_equal(ages, low)
+        if high is not None:
+            inside = pc.and_(inside, pc.less_equal(ages, high))
+        result = pc.if_else(pc.fill_null(inside, False), band_label(low, high), result)
+    return result
+
+
+def birth_year(dob: pa.Array) -> pa.Array:
+    return pc.cast(pc.year(_as_date(dob)), pa.int32())
+
+
+def postcode_district(postcodes: pa.Array) -> pa.Array:
+    """The outward code of canonical postcodes ("L4 0TH" -> "L4")."""
+    return pc.utf8_trim_whitespace(pc.utf8_slice_codeunits(postcodes, 0, -3))
+
+
+def truncate_time(stamps: pa.Array, unit: str) -> pa.Array:
+    """A timestamp or date generalised to its ``date``, ``week`` (Monday), ``month`` or ``hour``."""
+    if unit == "hour":
+        if pa.types.is_time(stamps.type):
+            seconds = pc.cast(pc.cast(stamps, pa.int32()), pa.int64())
+            return pc.cast(pc.divide(seconds, 3600), pa.int8())
+        return pc.cast(pc.hour(stamps), pa.int8())
+    days = _as_date(stamps)
+    if unit == "date":
+        return days
+    if unit == "week":
+        return pc.cast(pc.floor_temporal(days, unit="week", week_starts_monday=True), pa.date32())
+    if unit == "month":
+        return pc.cast(pc.floor_temporal(days, unit="month"), pa.date32())
+    raise ValueError(f"unknown time unit {unit}")
+
+
+class LsoaLookup:
+    """Postcode -> LSOA code from a reference file (postcode,lsoa_code,...); out-of-area -> null."""
+
+    def __init__(self, path: Path) -> None:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=["postcode", "lsoa_code"],
+                column_types={"postcode": pa.string(), "lsoa_code": pa.string()},
+            ),
+        )
+        self._postcodes = table.column("postcode").combine_chunks()
+        self._lsoas = table.column("lsoa_code").combine_chunks()
+
+    def __call__(self, postcodes: pa.Array) -> pa.Array:
+        index = pc.index_in(postcodes, value_set=self._postcodes)
+        return pc.take(self._lsoas, index)

@@ -1,0 +1,238 @@
+"""Key management: data keys wrapped under a master key (AES-256-GCM envelope encryption).
+
+The keyring file (``keys/keyring.json``) holds every data key *wrapped*; it is useless without the
+master key, which comes from ``HUB_MASTER_KEY`` (base64), ``HUB_MASTER_KEY_FILE``, or in development
+a generated file under the data directory. Production can plug in a KMS or vault by implementing
+``MasterKeyProvider``. A missing or corrupt keyring is an error, never a reason to make new keys
+silently: new keys would break linkage with everything already pseudonymised.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from hub.errors import KeyringError
+from hub.settings import Settings
+
+KEYRING_FORMAT = "svd-hub-keyring"
+KEYRING_FILE = "keyring.json"
+PURPOSES = ("pseudonymisation", "landing", "release")
+_NONCE = 12
+
+
+class MasterKeyProvider(Protocol):
+    """Wraps and unwraps data keys. Implementations: a local key, or a KMS/vault client."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    def wrap(self, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    def unwrap(self, blob: bytes, aad: bytes) -> bytes: ...
+
+
+class LocalMasterKey:
+    """A 256-bit master key held in this process (from the environment or a key file)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise KeyringError(
+                "the master key must be 32 bytes (base64 of 32 random bytes)",
+                hint="generate one with: python -c 'import os,base64;"
+                "print(base64.b64encode(os.urandom(32)).decode())'",
+            )
+        self._aead = AESGCM(key)
+        # A key check value: identifies the master key without revealing it.
+        self._key_id = hmac.new(key, b"svd-hub master key check", hashlib.sha256).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return f"LocalMasterKey(key_id={self._key_id})"
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
+
+    def wrap(self, plaintext: bytes, aad: bytes) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, plaintext, aad)
+
+    def unwrap(self, blob: bytes, aad: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], aad)
+        except InvalidTag:
+            raise KeyringError(
+                "a wrapped key failed its integrity check",
+                hint="the keyring file was altered or belongs to another master key; "
+                "restore keys/keyring.json from backup",
+            ) from None
+
+
+def _decode_master(text: str, source: str) -> LocalMasterKey:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        raise KeyringError(f"the master key in {source} is not valid base64") from None
+    return LocalMasterKey(raw)
+
+
+def master_key_from_settings(settings: Settings, *, create_dev: bool = False) -> LocalMasterKey:
+    """The configured master key; in development, a generated one under the data directory."""
+    if settings.master_key is not None:
+        return _decode_master(settings.master_key.get_secret_value(), "HUB_MASTER_KEY")
+    path = settings.master_key_file
+    if path is None:
+        if settings.env == "production":
+            raise KeyringError("no master key configured", hint="set HUB_MASTER_KEY_FILE")
+        path = settings.dev_master_key_file
+        if not path.exists() and create_dev:
+            _write_private(path, base64.b64encode(secrets.token_bytes(32)) + b"\n")
+    if not path.exists():
+        raise KeyringError(
+            f"master key file {path} does not exist",
+            hint="set HUB_MASTER_KEY or HUB_MASTER_KEY_FILE, or run `hub keys init` in development",
+        )
+    return _decode_master(path.read_text(encoding="ascii"), str(path))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """One version of a data key for one purpose. The secret never appears in repr or str."""
+
+    purpose: str
+    version: int
+    secret: bytes = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        """Names the key without revealing it, e.g. ``pseudonymisation/v1``."""
+        return f"{self.purpose}/v{self.version}"
+
+
+def _aad(purpose: str, version: int) -> bytes:
+    return f"{KEYRING_FORMAT}:{purpose}:{version}".encode()
+
+
+class Keyring:
+    """The hub's data keys for pseudonymisation, landing-zone encryption and release pseudonyms."""
+
+    def __init__(self, path: Path, master: MasterKeyProvider, keys: list[DataKey]) -> None:
+        self.path = path
+        self._master = master
+        self._keys = keys
+
+    def __repr__(self) -> str:
+        return f"Keyring(path={self.path}, keys={[k.label for k in self._keys]})"
+
+    @classmethod
+    def create(cls, key_dir: Path, master: MasterKeyProvider) -> Keyring:
+        """A new keyring with version 1 of every purpose; refuses to overwrite an existing one."""
+        path = key_dir / KEYRING_FILE
+        if path.exists():
+            raise KeyringError(
+                f"a keyring already exists at {path}",
+                hint="rotate keys with `hub keys rotate` instead of creating a new keyring",
+            )
+        ring = cls(path, master, [DataKey(p, 1, secrets.token_bytes(32)) for p in PURPOSES])
+        ring.save()
+        return ring
+
+    @classmethod
+    def load(cls, key_dir: Path, master: MasterKeyProvider) -> Keyring:
+        path = key_dir / KEYRING_FILE
+        if not path.exists():
+            raise KeyringError(
+                f"no keyring at {path}",
+                hint="run `hub keys init` once per installation, or restore keys/keyring.json "
+                "from backup (a new keyring cannot link to data pseudonymised before)",
+            )
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("format") != KEYRING_FORMAT:
+                raise ValueError("format")
+            entries = doc["keys"]
+            stored_id = doc["master_key_id"]
+        except (ValueError, KeyError, TypeError):
+            raise KeyringError(
+                f"the keyring at {path} is corrupt", hint="restore keys/keyring.json from backup"
+            ) from None
+        if stored_id != master.key_id:
+            raise KeyringError(
+                f"the keyring at {path} was made with a different master key",
+                hint="set HUB_MASTER_KEY / HUB_MASTER_KEY_FILE to the master key of this keyring",
+            )
+        keys = []
+        for entry in entries:
+            purpose, version = str(entry["purpose"]), int(entry["version"])
+            blob = base64.b64decode(entry["wrapped"])
+            keys.append(DataKey(purpose, version, master.unwrap(blob, _aad(purpose, version))))
+        return cls(path, master, keys)
+
+    def save(self) -> None:
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        doc = {
+            "format": KEYRING_FORMAT,
+            "master_key_id": self._master.key_id,
+            "keys": [
+                {
+                    "purpose": k.purpose,
+                    "version": k.version,
+                    "created_at": created,
+                    "wrapped": base64.b64encode(
+                        self._master.wrap(k.secret, _aad(k.purpose, k.version))
+                    ).decode(),
+                }
+                for k in self._keys
+            ],
+        }
+        _write_private(self.path, json.dumps(doc, indent=2).encode() + b"\n")
+
+    def current(self, purpose: str) -> DataKey:
+        """The newest version of the key for ``purpose``."""
+        candidates = [k for k in self._keys if k.purpose == purpose]
+        if not candidates:
+            raise KeyringError(f"the keyring has no {purpose} key", hint="restore from backup")
+        return max(candidates, key=lambda k: k.version)
+
+    def get(self, purpose: str, version: int) -> DataKey:
+        for key in self._keys:
+            if key.purpose == purpose and key.version == version:
+                return key
+        raise KeyringError(
+            f"the keyring has no {purpose} key version {version}",
+            hint="the data was sealed with a key this keyring lacks; restore the keyring",
+        )
+
+
+def open_keyring(settings: Settings) -> Keyring:
+    """Load the installation's keyring with its configured master key."""
+    return Keyring.load(settings.key_dir, master_key_from_settings(settings))
+
+
+def init_keyring(settings: Settings) -> Keyring:
+    """Create the keyring (and a development master key when none is configured)."""
+    master = master_key_from_settings(settings, create_dev=settings.env != "production")
+    return Keyring.create(settings.key_dir, master)

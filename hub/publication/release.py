@@ -1,0 +1,267 @@
+"""Publishing the linked one picture as an immutable, versioned release.
+
+A release is written to ``published/.tmp-<id>/`` and renamed to ``published/<id>/`` in one step;
+then ``published/CURRENT`` is replaced to point at it. Person keys in a release are derived again
+with a key specific to that release, so two releases, or a release and the linkage zone, do not
+join. The release id is derived from its inputs: publishing the same inputs again is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import Engine, select
+
+from hub.agreements.lifecycle import may_send
+from hub.agreements.model import Agreement
+from hub.errors import NotFoundError
+from hub.linkage import LinkInput, LinkResult, link
+from hub.privacy.keys import DataKey, Keyring
+from hub.privacy.tokens import keyed_hash
+from hub.publication.events import staged_events
+from hub.publication.version import code_version
+from hub.settings import Settings
+from hub.store import Extract, Release, ReleaseInput, session_scope
+
+log = logging.getLogger(__name__)
+CURRENT = "CURRENT"
+
+
+@dataclass(frozen=True)
+class PublishedRelease:
+    release_id: str
+    path: Path
+    people: int
+    events: int
+    people_in_two_or_more_sources: int
+    manifest: dict[str, object]
+
+
+def _inputs(engine: Engine, agreements: dict[str, Agreement], today: datetime) -> list[Extract]:
+    with session_scope(engine) as session:
+        staged = session.scalars(select(Extract).where(Extract.status == "staged")).all()
+    usable = []
+    for extract in staged:
+        agreement = agreements.get(extract.agreement_id)
+        if agreement is None or not may_send(agreement, extract.sender_org, today.date()):
+            continue
+        usable.append(extract)
+    return sorted(usable, key=lambda e: (e.agreement_id, e.id))
+
+
+def release_key(keyring: Keyring, release_id: str) -> DataKey:
+    """The release-specific key: derived from the keyring's release key and the release id."""
+    base = keyring.current("release")
+    secret = hashlib.sha256(base.secret + b"\x00svd-hub/release/" + release_id.encode()).digest()
+    return DataKey(f"release:{release_id}", base.version, secret)
+
+
+def _hex_keys(tokens: pa.Array) -> pa.Array:
+    return pa.array([None if t is None else t[:16].hex() for t in tokens.to_pylist()], pa.string())
+
+
+def _person_table(events: pa.Table) -> pa.Table:
+    grouped = events.group_by("person_key", use_threads=False).aggregate(
+        [
+            ("event_week", "min"),
+            ("event_week", "max"),
+            ("source", "distinct"),
+            ("source", "count"),
+            ("sex", "max"),
+            ("home_area", "max"),
+        ]
+    )
+    first_band = (
+        events.sort_by([("person_key", "ascending"), ("event_week", "ascending")])
+        .group_by("person_key", use_threads=False)
+        .aggregate([("age_band", "first")])
+    )
+    table = grouped.join(first_band, "person_key")
+    return pa.table(
+        {
+            "person_key": table.column("person_key"),
+            "sex": table.column("sex_max"),
+            "age_band_at_first_event": table.column("age_band_first"),
+            "home_area": table.column("home_area_max"),
+            "first_seen_week": table.column("event_week_min"),
+            "last_seen_week": table.column("event_week_max"),
+            "sources": table.column("source_distinct"),
+            "events": pc.cast(table.column("source_count"), pa.int32()),
+        }
+    ).sort_by("person_key")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def publish_release(
+    settings: Settings,
+    engine: Engine,
+    keyring: Keyring,
+    agreements: dict[str, Agreement],
+    *,
+    now: datetime | None = None,
+) -> PublishedRelease:
+    """Link every staged extract in force and publish the result as a new release."""
+    now = now or datetime.now(UTC)
+    extracts = _inputs(engine, agreements, now)
+    if not extracts:
+        raise NotFoundError("nothing to publish: no staged extract under an agreement in force")
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            {
+                "extracts": [e.id for e in extracts],
+                "code": code_version(),
+                "keys": [keyring.current(p).label for p in ("pseudonymisation", "release")],
+            }
+        ).encode()
+    ).hexdigest()
+    release_id = f"rel-{now:%Y%m%d}-{fingerprint[:12]}"
+    published = settings.zone("published")
+    final = published / release_id
+    if (final / "manifest.json").exists():
+        existing = json.loads((final / "manifest.json").read_text(encoding="utf-8"))
+        _point_current(published, release_id)
+        return _summary(release_id, final, existing)
+
+    inputs = [
+        LinkInput(
+            e.agreement_id,
+            e.id,
+            settings.zone("linkage") / e.agreement_id / e.id / "tokens.parquet",
+        )
+        for e in extracts
+    ]
+    result = link(inputs)
+    key = release_key(keyring, release_id)
+    person_keys = _hex_keys(keyed_hash(_representatives(result), key, "person"))
+    events = []
+    offset = 0
+    for extract in extracts:
+        count = extract.rows or 0
+        staged = settings.zone("staging") / extract.agreement_id / extract.id / "data.parquet"
+        events.append(
+            staged_events(
+                agreements[extract.agreement_id], staged, person_keys.slice(offset, count)
+            )
+        )
+        offset += count
+    event_table = pa.concat_tables(events).sort_by(
+        [("event_week", "ascending"), ("source", "ascending"), ("person_key", "ascending")]
+    )
+    person_table = _person_table(event_table)
+    multi = int(
+        pc.sum(pc.greater_equal(pc.list_value_length(person_table.column("sources")), 2)).as_py()
+        or 0
+    )
+
+    tmp = published / f".tmp-{release_id}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True, mode=0o755)
+    pq.write_table(event_table, tmp / "event.parquet", compression="zstd")
+    pq.write_table(person_table, tmp / "person.parquet", compression="zstd")
+    manifest: dict[str, object] = {
+        "release_id": release_id,
+        "created_at": now.isoformat(timespec="seconds"),
+        "code_version": code_version(),
+        "key_versions": {
+            "pseudonymisation": keyring.current("pseudonymisation").version,
+            "release": keyring.current("release").version,
+        },
+        "inputs": [
+            {
+                "extract_id": e.id,
+                "agreement_id": e.agreement_id,
+                "agreement_version": e.agreement_version,
+                "sha256": e.sha256,
+                "rows": e.rows,
+                "received_at": e.received_at.isoformat(timespec="seconds"),
+            }
+            for e in extracts
+        ],
+        "tables": {
+            "event": {"rows": event_table.num_rows, "sha256": _sha256(tmp / "event.parquet")},
+            "person": {"rows": person_table.num_rows, "sha256": _sha256(tmp / "person.parquet")},
+        },
+        "linkage": {
+            "method": "deterministic",
+            "records": result.records.num_rows,
+            "people": person_table.num_rows,
+            "people_in_two_or_more_sources": multi,
+            "records_matched_by_pass": result.pass_matches,
+        },
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(final)
+    _point_current(published, release_id)
+    with session_scope(engine) as session:
+        session.add(
+            Release(
+                id=release_id,
+                created_at=now,
+                path=str(final.relative_to(settings.data_dir)),
+                manifest_sha256=_sha256(final / "manifest.json"),
+                people=person_table.num_rows,
+                events=event_table.num_rows,
+            )
+        )
+        session.flush()
+        session.add_all(ReleaseInput(release_id=release_id, extract_id=e.id) for e in extracts)
+    log.info(
+        "published release %s: %d people, %d events",
+        release_id,
+        person_table.num_rows,
+        event_table.num_rows,
+    )
+    return _summary(release_id, final, manifest)
+
+
+def _representatives(result: LinkResult) -> pa.Array:
+    """Each record's cluster representative (its lowest record), as a string key."""
+    keys = pc.binary_join_element_wise(
+        result.records.column("agreement_id"),
+        result.records.column("extract_id"),
+        pc.cast(result.records.column("record"), pa.string()),
+        ":",
+    )
+    return pc.take(keys, result.records.column("cluster"))
+
+
+def _point_current(published: Path, release_id: str) -> None:
+    tmp = published / f".{CURRENT}.{os.getpid()}"
+    tmp.write_text(release_id + "\n", encoding="utf-8")
+    tmp.replace(published / CURRENT)
+
+
+def _summary(release_id: str, path: Path, manifest: dict[str, object]) -> PublishedRelease:
+    linkage = manifest["linkage"]
+    tables = manifest["tables"]
+    assert isinstance(linkage, dict) and isinstance(tables, dict)
+    return PublishedRelease(
+        release_id=release_id,
+        path=path,
+        people=int(linkage["people"]),
+        events=int(tables["event"]["rows"]),
+        people_in_two_or_more_sources=int(linkage["people_in_two_or_more_sources"]),
+        manifest=manifest,
+    )
+
+
+def current_release(settings: Settings) -> str | None:
+    pointer = settings.zone("published") / CURRENT
+    return pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
