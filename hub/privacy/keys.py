@@ -88,7 +88,9 @@ def _decode_master(text: str, source: str) -> LocalMasterKey:
 
 
 def master_key_from_settings(settings: Settings, *, create_dev: bool = False) -> LocalMasterKey:
-    """The configured master key; in development, a generated one under the data directory."""
+    """The configured master key. With ``create_dev`` (``hub keys init`` outside production) a
+    missing key file is generated; without a configured file, development uses one under the
+    data directory."""
     if settings.master_key is not None:
         return _decode_master(settings.master_key.get_secret_value(), "HUB_MASTER_KEY")
     path = settings.master_key_file
@@ -96,8 +98,8 @@ def master_key_from_settings(settings: Settings, *, create_dev: bool = False) ->
         if settings.env == "production":
             raise KeyringError("no master key configured", hint="set HUB_MASTER_KEY_FILE")
         path = settings.dev_master_key_file
-        if not path.exists() and create_dev:
-            _write_private(path, base64.b64encode(secrets.token_bytes(32)) + b"\n")
+    if not path.exists() and create_dev:
+        _write_private(path, base64.b64encode(secrets.token_bytes(32)) + b"\n")
     if not path.exists():
         raise KeyringError(
             f"master key file {path} does not exist",

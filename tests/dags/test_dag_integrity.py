@@ -1,0 +1,38 @@
+"""Every file in dags/ imports without error, and the DAGs match the agreements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.agreements import load_agreements
+from hub.pipeline.airflow_env import DAGS_FOLDER
+from hub.pipeline.dags import ONE_PICTURE_DAG_ID, agreement_dag_id
+from tests.conftest import CONTRACTS
+
+pytestmark = pytest.mark.airflow
+
+
+def test_every_dag_file_imports(airflow_home: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    expected = {agreement_dag_id(a) for a in load_agreements(CONTRACTS)} | {ONE_PICTURE_DAG_ID}
+    assert set(bag.dag_ids) == expected
+
+
+def test_agreement_dags_are_thin_and_safe(airflow_home: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    for dag_id in bag.dag_ids:
+        dag = bag.get_dag(dag_id)
+        assert dag.catchup is False
+        assert dag.tags
+        for task in dag.tasks:
+            assert task.retries >= 2
+    police = bag.get_dag(agreement_dag_id("police-sv"))
+    assert "police-sv" in (police.doc_md or "")
+    assert [t.task_id for t in police.tasks] == ["extract_to_stage", "stage"]
