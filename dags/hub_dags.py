@@ -1,4 +1,7 @@
-"""The hub's DAGs: one per agreement in contracts/, and the one-picture DAG. Logic lives in hub."""
+"""The hub's Airflow DAGs: one per agreement in contracts/, and the one-picture DAG.
+
+The file stays thin: the DAGs are built by hub.pipeline.dags from the agreement files.
+"""
 
 from hub.agreements import load_agreements
 from hub.pipeline.dags import build_dags
