@@ -1,0 +1,117 @@
+"""The whole slice on the embedded default: synthetic partnership -> encrypted landing -> real
+Airflow DAGs (dag.test) -> staged Parquet -> linked release; then the privacy canary."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from rich.console import Console
+
+from hub.cli.demo import DemoResult, run_demo
+from hub.pipeline.airflow_env import airflow_environment
+from hub.pipeline.tasks import run_stage
+from hub.privacy.keys import open_keyring
+from hub.settings import Settings
+from tests.privacy_canary import load_identifiers, scan
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+ROWS = 3000
+
+
+@pytest.fixture(scope="module")
+def demo(
+    airflow_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, DemoResult]:
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path_factory.mktemp("slice"))
+    saved = {k: os.environ.get(k) for k in airflow_environment(settings)}
+    console = Console(file=io.StringIO(), width=120)
+    try:
+        result = run_demo(settings, rows=ROWS, console=console)
+        (settings.log_dir / "console.txt").write_text(console.file.getvalue())  # type: ignore[attr-defined]
+        yield settings, result
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_release_is_published_with_a_manifest_naming_its_inputs(
+    demo: tuple[Settings, DemoResult],
+) -> None:
+    settings, result = demo
+    release = result.release
+    assert (settings.zone("published") / "CURRENT").read_text().strip() == release.release_id
+    manifest = json.loads((release.path / "manifest.json").read_text())
+    agreements = {i["agreement_id"] for i in manifest["inputs"]}
+    assert agreements == {
+        "police-sv",
+        "ed-assaults",
+        "ambulance-assaults",
+        "youth-justice",
+        "schools",
+    }
+    for item in manifest["inputs"]:
+        assert len(item["sha256"]) == 64 and item["rows"] > 0 and item["agreement_version"] >= 1
+    assert manifest["code_version"] and manifest["key_versions"]["pseudonymisation"] == 1
+    events = pq.read_table(release.path / "event.parquet")
+    people = pq.read_table(release.path / "person.parquet")
+    assert events.num_rows == sum(result.rows.values()) == manifest["tables"]["event"]["rows"]
+    assert people.num_rows == release.people < events.num_rows
+    assert release.people_in_two_or_more_sources > 0
+    assert not list(settings.data_dir.rglob(".tmp-*"))
+
+
+def test_release_has_no_tokens_or_identifier_columns(demo: tuple[Settings, DemoResult]) -> None:
+    _, result = demo
+    for name in ("event.parquet", "person.parquet"):
+        schema = pq.read_schema(result.release.path / name)
+        assert not [f for f in schema.names if f.startswith("tok_")]
+        assert not {"nhs_number", "forename", "surname", "date_of_birth", "postcode", "upn"} & set(
+            schema.names
+        )
+
+
+def test_privacy_canary_finds_no_identifier(demo: tuple[Settings, DemoResult]) -> None:
+    settings, _ = demo
+    keyring = open_keyring(settings)
+    secrets = [keyring.current(p).secret for p in ("pseudonymisation", "landing", "release")]
+    ids = load_identifiers(
+        settings.data_dir / "partners" / "ground_truth" / "people.parquet", secrets
+    )
+    zones = [settings.zone(z) for z in ("staging", "linkage", "published")]
+    others = [
+        settings.log_dir,
+        settings.airflow_dir,
+        settings.data_dir / "hub.db",
+        settings.key_dir,
+    ]
+    assert scan(zones + [p for p in others if p.exists()], ids) == []
+
+
+def test_the_canary_can_fail(demo: tuple[Settings, DemoResult], tmp_path: Path) -> None:
+    settings, _ = demo
+    people = pq.read_table(settings.data_dir / "partners" / "ground_truth" / "people.parquet")
+    leak = tmp_path / "leak.log"
+    leak.write_text(f"processing row for {people.column('nhs_number').drop_null()[0]}\n")
+    ids = load_identifiers(settings.data_dir / "partners" / "ground_truth" / "people.parquet")
+    assert scan([leak], ids) == [f"{leak}: identifier text"]
+
+
+def test_restaging_an_extract_is_byte_identical(demo: tuple[Settings, DemoResult]) -> None:
+    settings, _ = demo
+    manifest = json.loads((demo[1].release.path / "manifest.json").read_text())
+    item = manifest["inputs"][0]
+    staged = settings.zone("staging") / item["agreement_id"] / item["extract_id"] / "data.parquet"
+    tokens = settings.zone("linkage") / item["agreement_id"] / item["extract_id"] / "tokens.parquet"
+    before = staged.read_bytes(), tokens.read_bytes()
+    run_stage(item["agreement_id"], item["extract_id"])
+    assert (staged.read_bytes(), tokens.read_bytes()) == before
