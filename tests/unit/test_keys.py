@@ -84,6 +84,10 @@ def test_master_key_must_be_32_bytes() -> None:
         LocalMasterKey(b"short")
 
 
-def test_production_refuses_a_missing_master_key(tmp_path: Path) -> None:
+def test_production_refuses_a_missing_master_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HUB_MASTER_KEY", raising=False)
+    monkeypatch.delenv("HUB_MASTER_KEY_FILE", raising=False)
     with pytest.raises(ValueError, match="HUB_MASTER_KEY"):
         Settings(env="production", data_dir=tmp_path, database_url="postgresql://x/y")
