@@ -7,6 +7,7 @@ DAG (real Airflow, in-process ``dag.test()``) stages it -> the one-picture DAG l
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import sys
 import time
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -178,14 +180,18 @@ def _extract_stats(
     return staged_rows, findings
 
 
+@functools.cache
+def _sink(log_file: Path) -> TextIO:
+    """One append handle per log file for the life of the process: Airflow's loggers keep a
+    reference to the stream they were configured with."""
+    return log_file.open("a", encoding="utf-8", buffering=1)
+
+
 @contextlib.contextmanager
 def _captured(log_file: Path) -> Iterator[None]:
     """Send Airflow's console chatter to a log file (the privacy canary scans it too)."""
-    with (
-        log_file.open("a", encoding="utf-8") as fh,
-        contextlib.redirect_stdout(fh),
-        contextlib.redirect_stderr(fh),
-    ):
+    sink = _sink(log_file)
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         yield
 
 

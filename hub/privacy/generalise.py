@@ -80,8 +80,8 @@ def truncate_time(stamps: pa.Array, unit: str) -> pa.Array:
     """A timestamp or date generalised to its ``date``, ``week`` (Monday), ``month`` or ``hour``."""
     if unit == "hour":
         if pa.types.is_time(stamps.type):
-            seconds = pc.cast(pc.cast(stamps, pa.int32()), pa.int64())
-            return pc.cast(pc.divide(seconds, 3600), pa.int8())
+            micros = pc.cast(pc.cast(stamps, pa.time64("us")), pa.int64())
+            return pc.cast(pc.divide(micros, 3_600_000_000), pa.int8())
         return pc.cast(pc.hour(stamps), pa.int8())
     days = _as_date(stamps)
     if unit == "date":

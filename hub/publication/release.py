@@ -86,19 +86,21 @@ def _person_table(events: pa.Table) -> pa.Table:
         .group_by("person_key", use_threads=False)
         .aggregate([("age_band", "first")])
     )
-    table = grouped.join(first_band, "person_key")
+    # Both have one row per person: sorting aligns them (Arrow joins refuse list columns).
+    table = grouped.sort_by("person_key")
+    first_band = first_band.sort_by("person_key")
     return pa.table(
         {
             "person_key": table.column("person_key"),
             "sex": table.column("sex_max"),
-            "age_band_at_first_event": table.column("age_band_first"),
+            "age_band_at_first_event": first_band.column("age_band_first"),
             "home_area": table.column("home_area_max"),
             "first_seen_week": table.column("event_week_min"),
             "last_seen_week": table.column("event_week_max"),
             "sources": table.column("source_distinct"),
             "events": pc.cast(table.column("source_count"), pa.int32()),
         }
-    ).sort_by("person_key")
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -1,0 +1,165 @@
+"""Date of birth, to ISO ``YYYY-MM-DD``.
+
+Text is matched against an ordered tuple of formats; the first format whose shape matches decides,
+and there is no fall-back to another format when the date it gives is impossible (falling back from
+day-first to month-first would silently swap day and month). Partners in England and Wales send
+day-first dates: ``01/05/1990`` is the 1st of May, never the 5th of January. ``%m/%d/%Y`` exists
+for a partner whose agreement says it sends month-first dates, and is never in the default tuple.
+
+Two-digit years (``01/05/90``, ``900501``) are rejected as ``ambiguous_year``: a pivot that guesses
+the century is wrong for the oldest people and for the babies. ``date32``/``date64`` inputs are
+taken as they are; ``timestamp`` inputs must fall at midnight (wall-clock time in their own time
+zone), so a date that was shifted into the previous evening by a time-zone conversion is refused,
+not moved.
+
+>>> from datetime import date
+>>> dob = date_of_birth(
+...     pa.array(["1990-05-01", "01/05/1990", "1.5.1990", "19900501", "2023-02-30", "01/05/90"]),
+...     reference_date=date(2025, 1, 1),
+... )
+>>> dob.values.to_pylist()[:4]
+['1990-05-01', '1990-05-01', '1990-05-01', '1990-05-01']
+>>> dob.reasons.to_pylist()[4:]
+['impossible_date', 'ambiguous_year']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hub.privacy.normalise._arrow import (
+    ArrayLike,
+    as_text,
+    finish,
+    first_reason,
+    is_blank,
+    matches,
+    one,
+    to_array,
+    unicode_normalise,
+)
+from hub.privacy.normalise.result import MISSING, Normalised, NormalisedValue
+
+DATE_OF_BIRTH_REASONS = frozenset(
+    {MISSING, "format", "ambiguous_year", "impossible_date", "too_old", "future"}
+)
+EARLIEST_DATE_OF_BIRTH = date(1900, 1, 1)
+
+_Y = "(?P<y>[0-9]{4})"
+_M = "(?P<m>[0-9]{1,2})"
+_D = "(?P<d>[0-9]{1,2})"
+# A time part that is midnight: T or space, hh:mm, optional seconds and fraction, optional offset.
+_MIDNIGHT = r"[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+
+# Supported format names (strptime spelling) -> regex with named groups y, m, d.
+DATE_FORMATS: dict[str, str] = {
+    "%Y-%m-%d": f"^{_Y}-{_M}-{_D}$",
+    "%Y-%m-%dT%H:%M:%S": f"^{_Y}-{_M}-{_D}{_MIDNIGHT}$",
+    "%d/%m/%Y": f"^{_D}/{_M}/{_Y}$",
+    "%d-%m-%Y": f"^{_D}-{_M}-{_Y}$",
+    "%d.%m.%Y": rf"^{_D}\.{_M}\.{_Y}$",
+    "%Y%m%d": "^(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})$",
+    "%Y/%m/%d": f"^{_Y}/{_M}/{_D}$",
+    "%m/%d/%Y": f"^{_M}/{_D}/{_Y}$",
+}
+DEFAULT_DATE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%d/%m/%Y",
+    "%d-%m-%Y",
+    "%d.%m.%Y",
+    "%Y%m%d",
+)
+_TWO_DIGIT_YEAR = r"^(?:[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-][0-9]{2}|[0-9]{6})$"
+
+
+def _from_text(text: pa.Array, formats: Sequence[str]) -> tuple[pa.Array, list[tuple[Any, str]]]:
+    """Dates parsed from text, and the reason rules particular to text."""
+    text = pc.utf8_trim_whitespace(unicode_normalise(text))
+    canonical = pa.nulls(len(text), pa.string())
+    for name in formats:
+        parts = pc.extract_regex(text, pattern=DATE_FORMATS[name])
+        candidate = pc.binary_join_element_wise(
+            pc.struct_field(parts, "y"),
+            pc.utf8_lpad(pc.struct_field(parts, "m"), 2, "0"),
+            pc.utf8_lpad(pc.struct_field(parts, "d"), 2, "0"),
+            "-",
+        )
+        canonical = pc.coalesce(canonical, candidate)
+    unmatched = pc.is_null(canonical)
+    parsed = pc.cast(
+        pc.strptime(canonical, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32()
+    )
+    # strptime rolls 30 February over into March; a date is possible only if it prints back as read.
+    possible = pc.fill_null(pc.equal(pc.cast(parsed, pa.string()), canonical), False)
+    rules = [
+        (pc.and_(unmatched, matches(text, _TWO_DIGIT_YEAR)), "ambiguous_year"),
+        (unmatched, "format"),
+        (pc.invert(possible), "impossible_date"),
+    ]
+    return pc.if_else(possible, parsed, pa.scalar(None, pa.date32())), rules
+
+
+def _from_timestamp(stamps: pa.Array) -> tuple[pa.Array, list[tuple[Any, str]]]:
+    """Dates of timestamps that fall at midnight (wall-clock time in their own zone)."""
+    if stamps.type.tz is not None:
+        stamps = pc.local_timestamp(stamps)
+    midnight = pc.equal(pc.floor_temporal(stamps, unit="day"), stamps)
+    return pc.cast(stamps, pa.date32()), [(pc.invert(midnight), "format")]
+
+
+def date_of_birth(
+    arr: ArrayLike,
+    *,
+    reference_date: date,
+    formats: Sequence[str] = DEFAULT_DATE_FORMATS,
+) -> Normalised:
+    """Normalise dates of birth to ``YYYY-MM-DD``.
+
+    ``formats`` names the accepted text formats, tried in order (keys of ``DATE_FORMATS``);
+    ``reference_date`` is the latest possible date of birth (usually the extract date). Reasons,
+    first match wins: ``missing``, ``ambiguous_year`` (a two-digit year), ``format`` (no accepted
+    format, or a timestamp that is not at midnight), ``impossible_date`` (no such calendar day),
+    ``too_old`` (before 1900-01-01), ``future`` (after ``reference_date``).
+    """
+    unknown = [name for name in formats if name not in DATE_FORMATS]
+    if unknown:
+        raise ValueError(f"unsupported date formats {unknown}; supported: {sorted(DATE_FORMATS)}")
+    if isinstance(reference_date, datetime):
+        reference_date = reference_date.date()
+    array = to_array(arr)
+    kind = array.type
+    rules: list[tuple[Any, str]]
+    if pa.types.is_date(kind):
+        dates, rules = pc.cast(array, pa.date32()), []
+        blank = pc.is_null(array)
+    elif pa.types.is_timestamp(kind):
+        dates, rules = _from_timestamp(array)
+        blank = pc.is_null(array)
+    else:
+        text = as_text(array)
+        blank = is_blank(text)
+        dates, rules = _from_text(text, formats)
+    too_old = pc.less(dates, pa.scalar(EARLIEST_DATE_OF_BIRTH, pa.date32()))
+    future = pc.greater(dates, pa.scalar(reference_date, pa.date32()))
+    reasons = first_reason(
+        len(array),
+        [(blank, MISSING), *rules, (too_old, "too_old"), (future, "future")],
+    )
+    return finish(pc.cast(dates, pa.string()), reasons)
+
+
+def date_of_birth_one(
+    value: Any, *, reference_date: date, formats: Sequence[str] = DEFAULT_DATE_FORMATS
+) -> NormalisedValue:
+    """Scalar convenience wrapper around :func:`date_of_birth`.
+
+    >>> date_of_birth_one(date(1990, 5, 1), reference_date=date(2025, 1, 1))
+    NormalisedValue(value='1990-05-01', reason=None)
+    """
+    return one(date_of_birth, value, reference_date=reference_date, formats=formats)
