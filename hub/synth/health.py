@@ -68,11 +68,9 @@ class HealthPlan:
 def _police_weights(police: PolicePlan, per_kind: dict[str, float]) -> Array:
     inc = police.incidents
     incident = police.rows["incident"]
-    kind = inc["kind"][incident]
-    names = np.array([o.name for o in OFFENCES])[kind]
-    weight = np.zeros(incident.size)
-    for name, w in per_kind.items():
-        weight[names == name] = w
+    names = [o.name for o in OFFENCES]
+    by_kind = np.array([per_kind.get(name, 0.0) for name in names])
+    weight = by_kind[inc["kind"][incident]]
     weapon = inc["knife"][incident] | inc["firearm"][incident]
     weight = np.where(weapon & (weight > 0), np.maximum(weight, per_kind["weapon"]), weight)
     weight[~police.rows["victim"] | (inc["day"][incident] >= END)] = 0.0

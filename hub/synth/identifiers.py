@@ -23,9 +23,7 @@ from hub.privacy.checksums import nhs_check_digit, pnc_check_letter, upn_check_l
 BLOCK = 500_000  # identifiers checked per block, to keep Python lists short
 
 
-def unique_integers(
-    rng: np.random.Generator, low: int, high: int, n: int
-) -> npt.NDArray[np.int64]:
+def unique_integers(rng: np.random.Generator, low: int, high: int, n: int) -> npt.NDArray[np.int64]:
     """``n`` distinct integers in ``[low, high)``, in random order.
 
     The range is cut into ``n`` equal buckets and one value is drawn in each, so the values are
@@ -38,6 +36,15 @@ def unique_integers(
     step = (high - low) // n
     values = low + np.arange(n, dtype=np.int64) * step + rng.integers(0, step, n)
     return rng.permutation(values)
+
+
+def repeats(key: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """True for every value that already occurred earlier in ``key`` (sort-based, linear memory)."""
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    clash = np.zeros(key.size, dtype=bool)
+    clash[order[1:][ordered[1:] == ordered[:-1]]] = True
+    return clash
 
 
 def nhs_numbers(rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
@@ -67,10 +74,7 @@ def upns(
     establishment = rng.integers(2000, 3000, n)
     serial = rng.integers(0, 1000, n)
     while True:
-        key = ((la_number * 10_000 + establishment) * 100 + entry_year) * 1000 + serial
-        _, first = np.unique(key, return_index=True)
-        clash = np.ones(n, dtype=bool)
-        clash[first] = False
+        clash = repeats(((la_number * 10_000 + establishment) * 100 + entry_year) * 1000 + serial)
         if not clash.any():
             break
         establishment[clash] = rng.integers(2000, 3000, int(clash.sum()))
@@ -96,9 +100,7 @@ def pnc_ids(rng: np.random.Generator, year: npt.NDArray[np.int64]) -> npt.NDArra
     n = year.size
     serial = rng.integers(1, 1_000_000, n)
     while True:
-        _, first = np.unique(year * 10_000_000 + serial, return_index=True)
-        clash = np.ones(n, dtype=bool)
-        clash[first] = False
+        clash = repeats(year * 10_000_000 + serial)
         if not clash.any():
             break
         serial[clash] = rng.integers(1, 1_000_000, int(clash.sum()))

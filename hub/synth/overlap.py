@@ -76,3 +76,15 @@ def compact(columns: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]
                     break
         out[name] = values
     return out
+
+
+def distinct(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Sorted distinct values (sort-based: much faster than ``np.unique`` on big int arrays).
+
+    >>> distinct(np.array([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    ordered = np.sort(values)
+    keep = np.ones(ordered.size, dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep]

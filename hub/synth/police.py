@@ -29,7 +29,14 @@ from hub.synth.offences import (
     STREET,
     mo_choices,
 )
-from hub.synth.overlap import REPEAT_SUSPECT, REPEAT_VICTIM, compact, repeat_counts, spread
+from hub.synth.overlap import (
+    REPEAT_SUSPECT,
+    REPEAT_VICTIM,
+    compact,
+    distinct,
+    repeat_counts,
+    spread,
+)
 from hub.synth.population import (
     END,
     FEMALE,
@@ -146,7 +153,7 @@ def _incidents(rng: np.random.Generator, kind: Array, geo: Geography) -> dict[st
     mo_group = np.where(as_domestic, len(groups), group).astype(np.int8)
     combined = mo_group.astype(np.int16) * 3 + weapon
     mo = np.empty(n, dtype=np.int16)
-    for code in np.unique(combined).tolist():
+    for code in distinct(combined).tolist():
         at = np.flatnonzero(combined == code)
         choices = mo_choices(mo_groups[code // 3], ("", "knife", "firearm")[code % 3])
         mo[at] = rng.choice(choices, at.size)
@@ -169,7 +176,7 @@ def _incidents(rng: np.random.Generator, kind: Array, geo: Geography) -> dict[st
 def _crime_references(rng: np.random.Generator, recorded: Array) -> tuple[Array, Array]:
     year = recorded.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     seq = np.zeros(recorded.size, dtype=np.int64)
-    for y in np.unique(year).tolist():
+    for y in distinct(year).tolist():
         at = np.flatnonzero(year == y)
         top = int(np.clip(9_000_000 // max(at.size, 1), 1, 6))
         start = int(rng.integers(1_000, 40_000)) if y == 2025 else 0
@@ -242,8 +249,8 @@ def plan_police(
     s_rows = np.flatnonzero(~is_victim)
     person[s_rows], _ = _people(rng, builder, female[s_rows], victim_people)
     _homicide_victims_once(rng, person, v_rows, np.isin(kind_row[v_rows], (MURDER, MANSLAUGHTER)))
-    builder.give_pnc(np.unique(person[s_rows]), 0.95)
-    builder.give_pnc(np.unique(person[v_rows]), 0.15)
+    builder.give_pnc(distinct(person[s_rows]), 0.95)
+    builder.give_pnc(distinct(person[v_rows]), 0.15)
     dob = builder.column("dob")
     young = (incidents["day"][incident] - dob[person]) / YEAR < YOUTH_AGE
     incidents["youth"] = np.bincount(incident, weights=young, minlength=kind.size) > 0

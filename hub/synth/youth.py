@@ -22,7 +22,7 @@ import numpy.typing as npt
 from hub.synth.areas import LOCAL_AUTHORITIES, Geography
 from hub.synth.identifiers import unique_integers
 from hub.synth.offences import MANSLAUGHTER, MURDER, OFFENCES, YOUTH_OFFENCES, YOUTH_WEIGHTS
-from hub.synth.overlap import REPEAT_PUPIL, compact, repeat_counts, spread
+from hub.synth.overlap import REPEAT_PUPIL, compact, distinct, repeat_counts, spread
 from hub.synth.police import PolicePlan
 from hub.synth.population import END, START, YEAR, PopulationBuilder
 from hub.synth.volumes import day_number
@@ -143,11 +143,13 @@ def plan_schools(
     lo, hi = _windows(dob)
     fits = hi - lo >= 60
     homicide = np.isin(police.incidents["kind"][police.rows["incident"]], (MURDER, MANSLAUGHTER))
-    dead = np.unique(police.rows["person"][police.rows["victim"] & homicide])
-    yj = np.setdiff1d(np.unique(youth.rows["person"]), dead)
+    dead = distinct(police.rows["person"][police.rows["victim"] & homicide])
+    yj = distinct(youth.rows["person"])
+    yj = yj[~np.isin(yj, dead)]
     yj = yj[fits[yj]]
     yj = yj[rng.random(yj.size) < 0.55]
-    known = np.setdiff1d(np.unique(police.rows["person"]), np.concatenate([dead, yj]))
+    known = distinct(police.rows["person"])
+    known = known[~np.isin(known, np.concatenate([dead, yj]))]
     known = known[fits[known]]
     known = known[rng.random(known.size) < 0.12]
     counts_known = np.concatenate(

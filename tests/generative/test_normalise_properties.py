@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -107,6 +108,7 @@ dates_of_birth = st.dates(min_value=date(1900, 1, 1), max_value=REFERENCE)
 name_tokens = st.text(string.ascii_uppercase, min_size=1, max_size=8)
 names = st.lists(name_tokens, min_size=1, max_size=4)
 sex_codes = st.sampled_from(list(nz.SEX_CODES))
+known_sex_codes = st.sampled_from([code for code, value in nz.SEX_CODES.items() if value])
 
 
 # --- idempotence --------------------------------------------------------------------------------
@@ -122,14 +124,14 @@ VALID_INPUTS: dict[str, st.SearchStrategy[str]] = {
     "date_of_birth": dates_of_birth.map(date.isoformat),
     "postcode": postcodes,
     "postcode_district": postcodes,
-    "sex": sex_codes,
+    "sex": known_sex_codes,
 }
 
 
 def valid_inputs(name: str) -> st.SearchStrategy[list[str | None]]:
     """Valid values (with whitespace around some) and nulls, in one list."""
     padded = VALID_INPUTS[name].map(lambda v: f" {v}\t")
-    return st.lists(st.one_of(VALID_INPUTS[name], padded, st.none()), max_size=12)
+    return st.lists(st.one_of(VALID_INPUTS[name], padded, st.none()), max_size=8)
 
 
 def check_idempotent(name: str, once: Normalised) -> None:
@@ -152,14 +154,15 @@ def check_reasons(name: str, result: Normalised, size: int) -> None:
     assert sum(result.counts().values()) == size - reasons.count(None)
 
 
-@PROPERTY
+@pytest.mark.parametrize("name", IDEMPOTENT)
+@settings(PROPERTY, max_examples=50)
 @given(data=st.data())
-def test_idempotent_on_valid_input(data: st.DataObject) -> None:
-    for name in IDEMPOTENT:
-        values = data.draw(valid_inputs(name), label=name)
-        once = run(name, values)
-        check_reasons(name, once, len(values))
-        check_idempotent(name, once)
+def test_idempotent_on_valid_input(name: str, data: st.DataObject) -> None:
+    values = data.draw(valid_inputs(name))
+    once = run(name, values)
+    check_reasons(name, once, len(values))
+    assert once.reasons.to_pylist() == [None if v is not None else "missing" for v in values]
+    check_idempotent(name, once)
 
 
 # --- formatting variants agree ------------------------------------------------------------------
@@ -260,7 +263,7 @@ def test_postcode_variants_agree(code: str, data: st.DataObject) -> None:
         squashed[:cut] + " " + squashed[cut:],
     ]
     assert run("postcode", variants).values.to_pylist() == [code] * len(variants)
-    outward = code.split(" ")[0]
+    outward = code.split(" ", maxsplit=1)[0]
     assert run("postcode_district", variants).values.to_pylist() == [outward] * len(variants)
 
 
@@ -319,12 +322,12 @@ def test_integer_input_never_raises(values: list[int | None]) -> None:
 
 @BROAD
 @given(
-    nhs=st.lists(nhs_numbers(), max_size=8),
-    upn_codes=st.lists(upns(), max_size=8),
-    pnc=st.lists(pnc_parts().map(lambda p: p[3]), max_size=8),
-    codes=st.lists(postcodes, max_size=8),
-    days=st.lists(dates_of_birth.map(date.isoformat), max_size=8),
-    people=st.lists(names.map(" ".join), max_size=8),
+    nhs=st.lists(nhs_numbers(), max_size=5),
+    upn_codes=st.lists(upns(), max_size=5),
+    pnc=st.lists(pnc_parts().map(lambda p: p[3]), max_size=5),
+    codes=st.lists(postcodes, max_size=5),
+    days=st.lists(dates_of_birth.map(date.isoformat), max_size=5),
+    people=st.lists(names.map(" ".join), max_size=5),
 )
 def test_valid_identifiers_are_accepted(
     nhs: list[str],

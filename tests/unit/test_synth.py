@@ -95,7 +95,9 @@ class Run:
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +187,9 @@ def test_default_scale_is_one_partnership_year(tmp_path: Path) -> None:
     assert seen == DEFAULT_ROWS
     with summary.files["police-sv"].open(encoding="utf-8", newline="") as handle:
         police = list(csv.DictReader(handle))
-    homicides = {r["crime_reference"] for r in police if r["offence_type"] in ("Murder", "Manslaughter")}
+    homicides = {
+        r["crime_reference"] for r in police if r["offence_type"] in ("Murder", "Manslaughter")
+    }
     assert 20 <= len(homicides) <= 25
     incidents = {r["crime_reference"] for r in police}
     assert 42_000 <= len(incidents) <= 48_000
