@@ -91,7 +91,37 @@ EXTRA_SURNAMES: Final = (
     "McNamara",
     "McLoughlin",
 )
-MALE_FORMAL: Final = ["William", "Robert", "Michael", "Thomas", "Daniel", "Christopher", "James", "Joseph", "Samuel", "Benjamin", "Matthew", "Anthony", "Andrew", "Jonathan", "Nicholas", "Alexander", "Edward", "Richard", "Stephen", "Steven", "Timothy", "Peter", "David", "Joshua", "Nathan", "Zachary", "Charles", "Henry", "Frederick"]
+MALE_FORMAL: Final = [
+    "William",
+    "Robert",
+    "Michael",
+    "Thomas",
+    "Daniel",
+    "Christopher",
+    "James",
+    "Joseph",
+    "Samuel",
+    "Benjamin",
+    "Matthew",
+    "Anthony",
+    "Andrew",
+    "Jonathan",
+    "Nicholas",
+    "Alexander",
+    "Edward",
+    "Richard",
+    "Stephen",
+    "Steven",
+    "Timothy",
+    "Peter",
+    "David",
+    "Joshua",
+    "Nathan",
+    "Zachary",
+    "Charles",
+    "Henry",
+    "Frederick",
+]
 DOUBLE_BARRELLED_SHARE: Final = 0.02
 EXTRA_SHARE: Final = 0.05
 

@@ -72,9 +72,9 @@ def compact(columns: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]
             for dtype in (np.int8, np.int16, np.int32, np.int64):
                 info = np.iinfo(dtype)
                 if info.min <= low and high <= info.max:
-                    values = values.astype(dtype)
+                    out[name] = values.astype(dtype)
                     break
-        out[name] = values
+        out.setdefault(name, values)
     return out
 
 

@@ -94,7 +94,7 @@ class Population:
     ) -> npt.NDArray[np.int32]:
         """The postcode each person lived at on ``day``."""
         moved = day >= self.move_day[index]
-        return np.where(moved, self.home[index, 1], self.home[index, 0])
+        return np.where(moved, self.home[index, 1], self.home[index, 0])  # type: ignore[no-any-return]
 
 
 class PopulationBuilder:

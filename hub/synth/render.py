@@ -65,7 +65,7 @@ def _apply(
 def strings(values: Array, missing: Array | None = None) -> pa.Array:
     """An object array of str (None = null) as a pyarrow string array."""
     if missing is not None:
-        values = np.where(missing, None, values)
+        values = np.where(missing, None, values)  # type: ignore[call-overload]
     return pa.array(values, type=pa.string())
 
 

@@ -123,7 +123,7 @@ def ed(plan: HealthPlan, sl: slice, ctx: Context, rng: np.random.Generator) -> p
         rng.integers(0, len(OTHER_METHODS), n),
         -1,
     )
-    offsets = np.array(LOCATION_OFFSETS + (len(LOCATION_PHRASES),))
+    offsets = np.array((*LOCATION_OFFSETS, len(LOCATION_PHRASES)))
     loc = rows["location"]
     phrase = offsets[loc] + (rng.random(n) * (offsets[loc + 1] - offsets[loc])).astype(np.int64)
     site = pick(ED_SITES, rows["site"])
@@ -163,7 +163,7 @@ def ambulance(plan: HealthPlan, sl: slice, ctx: Context, rng: np.random.Generato
     fore, sur = render.names(ctx, person, rng)
     unnamed = rng.random(n) < r.ambulance_name_missing
     fore[unnamed] = None
-    sur[unnamed] = np.where(rng.random(int(unnamed.sum())) < 0.3, "Unknown", None)
+    sur[unnamed] = np.where(rng.random(int(unnamed.sum())) < 0.3, "Unknown", None)  # type: ignore[call-overload]
     age = render.ages_at(ctx, person, day)
     off = np.where(rng.random(n) < r.age_estimate, rng.choice([-2, -1, 1, 2], n), 0)
     nature = np.where(

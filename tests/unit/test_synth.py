@@ -181,7 +181,7 @@ def test_rows_split_in_default_proportions(run: Run) -> None:
 
 def test_default_scale_is_one_partnership_year(tmp_path: Path) -> None:
     seen: dict[str, int] = {}
-    summary = generate_partnership(tmp_path, progress=lambda feed, n: seen.__setitem__(feed, n))
+    summary = generate_partnership(tmp_path, progress=seen.__setitem__)
     assert summary.seed == DEFAULT_SEED
     assert summary.rows == DEFAULT_ROWS
     assert seen == DEFAULT_ROWS
