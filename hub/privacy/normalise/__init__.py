@@ -9,6 +9,9 @@ reason, message or log line. ``docs/normalisation.md`` gives the canonical forms
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from hub.privacy.normalise.dates import (
     DATE_FORMATS,
     DATE_OF_BIRTH_REASONS,
@@ -44,19 +47,21 @@ from hub.privacy.normalise.sex import SEX_CODES, SEX_REASONS, sex, sex_one
 from hub.privacy.normalise.upn import UPN_REASONS, upn, upn_one
 
 # Every reason code each normaliser can give, "missing" included.
-REASONS: dict[str, frozenset[str]] = {
-    "nhs_number": NHS_NUMBER_REASONS,
-    "upn": UPN_REASONS,
-    "pnc_id": PNC_ID_REASONS,
-    "person_name": NAME_REASONS,
-    "forename": NAME_REASONS,
-    "surname": NAME_REASONS,
-    "name_initial": NAME_REASONS,
-    "date_of_birth": DATE_OF_BIRTH_REASONS,
-    "postcode": POSTCODE_REASONS,
-    "postcode_district": POSTCODE_REASONS,
-    "sex": SEX_REASONS,
-}
+REASONS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "nhs_number": NHS_NUMBER_REASONS,
+        "upn": UPN_REASONS,
+        "pnc_id": PNC_ID_REASONS,
+        "person_name": NAME_REASONS,
+        "forename": NAME_REASONS,
+        "surname": NAME_REASONS,
+        "name_initial": NAME_REASONS,
+        "date_of_birth": DATE_OF_BIRTH_REASONS,
+        "postcode": POSTCODE_REASONS,
+        "postcode_district": POSTCODE_REASONS,
+        "sex": SEX_REASONS,
+    }
+)
 
 __all__ = [
     "DATE_FORMATS",

@@ -25,8 +25,9 @@ not moved.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 
 import pyarrow as pa
@@ -57,16 +58,18 @@ _D = "(?P<d>[0-9]{1,2})"
 _MIDNIGHT = r"[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 
 # Supported format names (strptime spelling) -> regex with named groups y, m, d.
-DATE_FORMATS: dict[str, str] = {
-    "%Y-%m-%d": f"^{_Y}-{_M}-{_D}$",
-    "%Y-%m-%dT%H:%M:%S": f"^{_Y}-{_M}-{_D}{_MIDNIGHT}$",
-    "%d/%m/%Y": f"^{_D}/{_M}/{_Y}$",
-    "%d-%m-%Y": f"^{_D}-{_M}-{_Y}$",
-    "%d.%m.%Y": rf"^{_D}\.{_M}\.{_Y}$",
-    "%Y%m%d": "^(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})$",
-    "%Y/%m/%d": f"^{_Y}/{_M}/{_D}$",
-    "%m/%d/%Y": f"^{_M}/{_D}/{_Y}$",
-}
+DATE_FORMATS: Mapping[str, str] = MappingProxyType(
+    {
+        "%Y-%m-%d": f"^{_Y}-{_M}-{_D}$",
+        "%Y-%m-%dT%H:%M:%S": f"^{_Y}-{_M}-{_D}{_MIDNIGHT}$",
+        "%d/%m/%Y": f"^{_D}/{_M}/{_Y}$",
+        "%d-%m-%Y": f"^{_D}-{_M}-{_Y}$",
+        "%d.%m.%Y": rf"^{_D}\.{_M}\.{_Y}$",
+        "%Y%m%d": "^(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})$",
+        "%Y/%m/%d": f"^{_Y}/{_M}/{_D}$",
+        "%m/%d/%Y": f"^{_M}/{_D}/{_Y}$",
+    }
+)
 DEFAULT_DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d",
     "%Y-%m-%dT%H:%M:%S",

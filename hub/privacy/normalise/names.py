@@ -83,9 +83,14 @@ def _fold(text: pa.Array) -> pa.Array:
     # One pass is enough: checked over every code point, upper-casing the result of NFKD without
     # marks never produces a character that decomposes again.
     text = pc.utf8_upper(remove(pc.utf8_normalize(text, form="NFKD"), r"\p{M}+"))
+    text = apply_where(text, matches(text, "[" + "".join(_SPELT_OUT) + "]"), _spell_out)
+    return remove(text, _APOSTROPHES)  # full-width apostrophes only appear after NFKD
+
+
+def _spell_out(text: pa.Array) -> pa.Array:
     for letter, spelling in _SPELT_OUT.items():
         text = pc.replace_substring(text, pattern=letter, replacement=spelling)
-    return remove(text, _APOSTROPHES)  # full-width apostrophes only appear after NFKD
+    return text
 
 
 def _separate(text: pa.Array, non_letters: str) -> pa.Array:

@@ -14,6 +14,8 @@ does. Any other value (including ``O``/``OTHER``, whose meaning differs between 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import pyarrow as pa
@@ -33,26 +35,28 @@ from hub.privacy.normalise.result import MISSING, Normalised, NormalisedValue
 SEX_REASONS = frozenset({MISSING, "unknown_code"})
 
 # Code (upper case, whitespace collapsed) -> canonical value; None means "not known".
-SEX_CODES: dict[str, str | None] = {
-    "1": "M",
-    "M": "M",
-    "MALE": "M",
-    "2": "F",
-    "F": "F",
-    "FEMALE": "F",
-    "9": "I",
-    "I": "I",
-    "INDETERMINATE": "I",
-    "0": None,
-    "X": None,
-    "U": None,
-    "UNKNOWN": None,
-    "NOT KNOWN": None,
-    "NK": None,
-    "NOT STATED": None,
-    "NS": None,
-    "NOT SPECIFIED": None,
-}
+SEX_CODES: Mapping[str, str | None] = MappingProxyType(
+    {
+        "1": "M",
+        "M": "M",
+        "MALE": "M",
+        "2": "F",
+        "F": "F",
+        "FEMALE": "F",
+        "9": "I",
+        "I": "I",
+        "INDETERMINATE": "I",
+        "0": None,
+        "X": None,
+        "U": None,
+        "UNKNOWN": None,
+        "NOT KNOWN": None,
+        "NK": None,
+        "NOT STATED": None,
+        "NS": None,
+        "NOT SPECIFIED": None,
+    }
+)
 _CODES = pa.array(list(SEX_CODES), pa.string())
 _CANONICAL = pa.array(list(SEX_CODES.values()), pa.string())
 _NOT_KNOWN = pa.array([code for code, value in SEX_CODES.items() if value is None], pa.string())
