@@ -7,7 +7,7 @@ heard of, with a few re-presentations. Each attendance is at the ED serving the 
 assault (three sites). Ambulance: about 40% of assault call-outs are patients then conveyed to one
 of those EDs (same person, arriving 20-75 minutes after the call), about 10% attend police
 victims the ED feed does not hold (homicide victims first), the rest are patients known to nobody
-else; about 65% are conveyed.
+else; about four in five are conveyed.
 """
 
 from __future__ import annotations

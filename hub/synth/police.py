@@ -1,12 +1,16 @@
 """The police feed's plan: incidents, the people involved in them, and who they are.
 
 One row per person involved (victim or suspect) in a serious-violence-relevant crime, as a records
-management system exports it: about 1.55 person rows per incident (one victim, sometimes two or
+management system exports it: about 1.6 person rows per incident (one victim, sometimes two or
 three; an identified suspect in under half of incidents; possession offences have a suspect and no
 victim). Offence dates cluster on Friday and Saturday nights and in summer; recording follows
 within a day for most crimes, weeks or months for rape and stalking. Offences concentrate in a
 few hotspots. The victims are people who appear once or several times (``REPEAT_VICTIM``); about
 12% of suspects are also victims in the year; homicide victims appear once.
+
+Flags are per incident: ``youth_flag`` when a victim or suspect is under 18 on the offence date;
+``night_time_economy_flag`` for non-domestic offences between 20:00 and 05:00 in a hotspot or at
+licensed premises; alcohol is flagged more often there.
 """
 
 from __future__ import annotations
@@ -228,35 +232,35 @@ def plan_police(
     order = np.lexsort(
         (rng.random(kind.size), incidents["minute"], incidents["day"], incidents["recorded"])
     )
-    incidents = {k: v[order] for k, v in incidents.items()}
+    incidents = compact({k: v[order] for k, v in incidents.items()})
     victims, suspects = victims[order], suspects[order]
     incidents["ref_year"], incidents["ref_seq"] = _crime_references(rng, incidents["recorded"])
-    size = victims + suspects
-    incident = np.repeat(np.arange(kind.size), size)
-    first = np.repeat(np.cumsum(size) - size, size)
-    is_victim = (np.arange(incident.size) - first) < victims[incident]
-    kind_row = incidents["kind"][incident]
-    domestic_row = incidents["domestic"][incident]
-    p_female = np.where(
-        is_victim,
-        np.where(domestic_row, 0.75, _attr("female_victim")[kind_row]),
-        np.where(domestic_row, 0.2, _attr("female_suspect")[kind_row]),
-    )
-    female = (rng.random(incident.size) < p_female).astype(np.int64)
-    person = np.empty(incident.size, dtype=np.int64)
+    # Rows: each incident's victims, then its suspects (int32 and float32 keep 10M rows small).
+    incident = np.repeat(np.arange(kind.size, dtype=np.int32), victims + suspects)
+    runs = np.column_stack([victims, suspects]).ravel()
+    is_victim = np.repeat(np.tile(np.array([True, False]), kind.size), runs)
+    domestic, kinds = incidents["domestic"], incidents["kind"]
+    p_victim = np.where(domestic, 0.75, _attr("female_victim")[kinds]).astype(np.float32)
+    p_suspect = np.where(domestic, 0.2, _attr("female_suspect")[kinds]).astype(np.float32)
+    p_female = np.where(is_victim, p_victim[incident], p_suspect[incident])
+    female = (rng.random(incident.size, dtype=np.float32) < p_female).astype(np.int8)
+    del p_female
+    person = np.empty(incident.size, dtype=np.int32)
     v_rows = np.flatnonzero(is_victim)
     person[v_rows], victim_people = _people(rng, builder, female[v_rows], None)
     s_rows = np.flatnonzero(~is_victim)
     person[s_rows], _ = _people(rng, builder, female[s_rows], victim_people)
-    _homicide_victims_once(rng, person, v_rows, np.isin(kind_row[v_rows], (MURDER, MANSLAUGHTER)))
+    del female
+    homicide = np.isin(incidents["kind"], (MURDER, MANSLAUGHTER))
+    _homicide_victims_once(rng, person, v_rows, homicide[incident[v_rows]])
     builder.give_pnc(distinct(person[s_rows]), 0.95)
     builder.give_pnc(distinct(person[v_rows]), 0.15)
-    dob = builder.column("dob")
-    young = (incidents["day"][incident] - dob[person]) / YEAR < YOUTH_AGE
-    incidents["youth"] = np.bincount(incident, weights=young, minlength=kind.size) > 0
+    del v_rows, s_rows
+    young = (incidents["day"][incident] - builder.column("dob")[person]) < YOUTH_AGE * YEAR
+    incidents["youth"] = np.bincount(incident[young], minlength=kind.size) > 0
     urns = unique_integers(rng, 10_000_000, 100_000_000, 2 * builder.size)
     return PolicePlan(
-        incidents=compact(incidents),
+        incidents=incidents,
         rows=compact({"incident": incident, "person": person, "victim": is_victim}),
         urn=urns[: builder.size],
         alt_urn=urns[builder.size :],

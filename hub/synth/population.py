@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from hub.synth.areas import (
     LOCAL_AUTHORITIES,
@@ -76,8 +77,8 @@ class Population:
     home: npt.NDArray[np.int32]  # (n, 2): postcode before and after the move
     move_day: npt.NDArray[np.int32]
     nhs: npt.NDArray[np.int64]  # 0 = none
-    upn: npt.NDArray[np.object_]  # str or None
-    pnc: npt.NDArray[np.object_]
+    upn: pa.StringArray  # null when none (Arrow strings: ~20 bytes a person, not ~70)
+    pnc: pa.StringArray
     forename_pool: npt.NDArray[np.object_]
     surname_pool: npt.NDArray[np.object_]
     postcode_pool: npt.NDArray[np.object_]
@@ -147,13 +148,13 @@ class PopulationBuilder:
         self.size += n
         return index
 
-    def column(self, key: str) -> npt.NDArray[np.int64]:
-        """A column of everybody added so far (``sex``, ``dob``, ``out``...), as int64."""
+    def column(self, key: str) -> npt.NDArray[np.integer[Any]]:
+        """A column of everybody added so far (``sex``, ``dob``, ``out``...): int8 or int32."""
         if not self._parts[key]:
-            return np.zeros(0, np.int64)
+            return np.zeros(0, np.int32)
         joined = np.concatenate(self._parts[key])
         self._parts[key] = [joined]
-        return joined.astype(np.int64)
+        return joined
 
     def give_pnc(self, index: npt.NDArray[np.int64], share: float = 1.0) -> None:
         """Mark people (each with probability ``share``) as having a police record."""
@@ -171,7 +172,7 @@ class PopulationBuilder:
         home = np.stack([col["home0"], col["home1"]], axis=1)
         moved = home[:, 0] != home[:, 1]
         for j in (0, 1):
-            drawn = geo.postcode.size + rng.integers(0, pool.size, n)
+            drawn = geo.postcode.size + rng.integers(0, pool.size, n, dtype=np.int32)
             home[:, j] = np.where(out, drawn, home[:, j])
         home[:, 1] = np.where(out & ~moved, home[:, 0], home[:, 1])
         nhs = nhs_numbers(rng, n)
@@ -189,6 +190,8 @@ class PopulationBuilder:
         )
         birth_year = 1970 + np.floor(dob[school] / YEAR).astype(np.int64)
         upn[school] = upns(rng, la, (birth_year + 5) % 100)
+        upn_arrow = pa.array(upn, type=pa.string())
+        del upn
         pnc = np.full(n, None, dtype=object)
         birth_years = 1970 + np.floor(dob / YEAR).astype(np.int64)
         first_year = np.maximum(birth_years + 10, 1995)
@@ -197,6 +200,8 @@ class PopulationBuilder:
             rng.random(recorded.size) * (2026 - first_year[recorded])
         ).astype(np.int64)
         pnc[recorded] = pnc_ids(rng, year)
+        pnc_arrow = pa.array(pnc, type=pa.string())
+        del pnc
         return Population(
             number=rng.permutation(n).astype(np.int64) + 1,
             sex=col["sex"].astype(np.int8),
@@ -206,8 +211,8 @@ class PopulationBuilder:
             home=home.astype(np.int32),
             move_day=np.where(home[:, 0] != home[:, 1], col["move"], NO_MOVE).astype(np.int32),
             nhs=nhs,
-            upn=upn,
-            pnc=pnc,
+            upn=upn_arrow,
+            pnc=pnc_arrow,
             forename_pool=np.concatenate(self._pools.forenames),
             surname_pool=self._pools.surnames,
             postcode_pool=np.concatenate([geo.postcode, pool]),

@@ -62,6 +62,12 @@ def _apply(
             values[i] = func(values[i], rng)
 
 
+def _objects(column: pa.Array, index: Array) -> Array:
+    """``column[index]`` as an object array of str and None, ready for Python noise."""
+    taken = column.take(pa.array(index, type=pa.int64()))
+    return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=object)
+
+
 def strings(values: Array, missing: Array | None = None) -> pa.Array:
     """An object array of str (None = null) as a pyarrow string array."""
     if missing is not None:
@@ -158,14 +164,14 @@ def nhs_numbers(ctx: Context, person: Array, rng: np.random.Generator, missing: 
 
 def pnc_ids(ctx: Context, person: Array, rng: np.random.Generator, missing: Array) -> pa.Array:
     """PNC IDs in the formats officers type them; ``missing`` is a per-row probability."""
-    values = ctx.pop.pnc[person].copy()
+    values = _objects(ctx.pop.pnc, person)
     _apply(values, rng.random(person.size) < ctx.rates.pnc_format, noise.pnc_variant, rng)
     return strings(values, rng.random(person.size) < missing)
 
 
 def upns(ctx: Context, person: Array, rng: np.random.Generator, missing: float) -> pa.Array:
     """Unique pupil numbers, a few in lower case or spaced, some missing."""
-    values = ctx.pop.upn[person].copy()
+    values = _objects(ctx.pop.upn, person)
     _apply(values, rng.random(person.size) < ctx.rates.upn_format, noise.upn_variant, rng)
     return strings(values, rng.random(person.size) < missing)
 

@@ -100,8 +100,8 @@ def write_people(pop: Population, path: Path) -> None:
     """One row per true person, in person_id order, with every postcode they ever had."""
     order: npt.NDArray[np.int64] = np.argsort(pop.number, kind="stable")
     with TableWriter(path) as writer:
-        for start in range(0, order.size, CHUNK_ROWS * 4):
-            index = order[start : start + CHUNK_ROWS * 4]
+        for start in range(0, order.size, CHUNK_ROWS):
+            index = order[start : start + CHUNK_ROWS]
             home = pop.home[index]
             moved = home[:, 0] != home[:, 1]
             lengths = 1 + moved.astype(np.int32)
@@ -121,8 +121,8 @@ def write_people(pop: Population, path: Path) -> None:
                         "date_of_birth": stamps.cast(pa.string()),
                         "sex": pa.array(np.array(["M", "F"])[pop.sex[index]], pa.string()),
                         "nhs_number": pa.array(nhs, mask=nhs == 0).cast(pa.string()),
-                        "upn": pa.array(pop.upn[index], type=pa.string()),
-                        "pnc_id": pa.array(pop.pnc[index], type=pa.string()),
+                        "upn": pop.upn.take(pa.array(index)),
+                        "pnc_id": pop.pnc.take(pa.array(index)),
                         "postcodes": pa.ListArray.from_arrays(pa.array(offsets), values),
                     },
                     schema=PEOPLE_SCHEMA,
