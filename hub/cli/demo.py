@@ -22,13 +22,13 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from sqlalchemy import Engine
 
-from hub.agreements import Agreement, load_agreements
+from hub.agreements import load_agreements
 from hub.errors import InfrastructureError
 from hub.logs import configure_logging
 from hub.pipeline.airflow_env import configure_airflow, migrate_airflow_db
 from hub.pipeline.landing import receive_extract
 from hub.privacy.keys import Keyring, init_keyring, open_keyring
-from hub.publication.release import PublishedRelease, current_release, publish_release
+from hub.publication.release import PublishedRelease, current_release, load_release
 from hub.settings import Settings
 from hub.store import Extract, make_engine, session_scope, upgrade
 
@@ -146,7 +146,7 @@ def run_demo(
         _run_dag(dags[ONE_PICTURE_DAG_ID], airflow_log)
         progress.advance(step)
 
-    release = _current_release(settings, engine, keyring, agreements)
+    release = _current_release(settings)
     staged_rows, findings = _extract_stats(engine, received)
     engine.dispose()
     result = DemoResult(staged_rows, findings, release, time.perf_counter() - started)
@@ -154,13 +154,12 @@ def run_demo(
     return result
 
 
-def _current_release(
-    settings: Settings, engine: Engine, keyring: Keyring, agreements: dict[str, Agreement]
-) -> PublishedRelease:
-    """The release the one-picture DAG published (publishing the same inputs is a no-op)."""
-    if current_release(settings) is None:
+def _current_release(settings: Settings) -> PublishedRelease:
+    """The release the one-picture DAG published."""
+    release_id = current_release(settings)
+    if release_id is None:
         raise InfrastructureError("the one-picture DAG finished but no release is current")
-    return publish_release(settings, engine, keyring, agreements)
+    return load_release(settings, release_id)
 
 
 def _extract_stats(

@@ -38,10 +38,6 @@ class LinkResult:
     records: pa.Table  # agreement_id, extract_id, record, cluster (int64), linked_by (string)
     pass_matches: dict[str, int]  # pass -> records that share its token with another record
 
-    @property
-    def people(self) -> int:
-        return len(pc.unique(self.records.column("cluster")))
-
 
 def _passes(columns: list[str]) -> list[str]:
     composites = sorted(c for c in columns if c.startswith("tok_key_"))

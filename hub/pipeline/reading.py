@@ -50,13 +50,14 @@ def read_batches(path: Path, keyring: Keyring, agreement: Agreement) -> Iterator
         elif fmt == "ndjson":
             table = pajson.read_json(stream)
             _check_columns(agreement, table.column_names)
-            yield from _as_strings(table).to_batches(max_chunksize=65536)
+            for batch in table.to_batches(max_chunksize=65536):
+                yield _as_strings(batch)
         else:
             # Parquet needs random access; the plaintext is held in memory only, never on disk.
             parquet = pq.ParquetFile(io.BytesIO(stream.read()))
             _check_columns(agreement, parquet.schema_arrow.names)
             for batch in parquet.iter_batches(batch_size=65536):
-                yield _as_strings(pa.Table.from_batches([batch])).to_batches()[0]
+                yield _as_strings(batch)
     finally:
         stream.close()
 
@@ -90,7 +91,7 @@ def _csv_batches(stream: BinaryIO, agreement: Agreement) -> Iterator[pa.RecordBa
                 f"agreement {agreement.id}: the CSV file cannot be read ({_reason(exc)})",
                 hint="check the row's quoting and column count",
             ) from None
-        yield _as_strings(pa.Table.from_batches([batch])).to_batches()[0]
+        yield batch  # every column was declared a string
 
 
 def _reason(exc: Exception) -> str:
@@ -99,7 +100,9 @@ def _reason(exc: Exception) -> str:
     return text[:120]
 
 
-def _as_strings(table: pa.Table) -> pa.Table:
+def _as_strings(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Every column as strings: typed Parquet columns (dates, booleans) become their ISO text."""
-    columns = [c if pa.types.is_string(c.type) else c.cast(pa.string()) for c in table.columns]
-    return pa.table(columns, names=table.column_names)
+    if all(pa.types.is_string(t) for t in batch.schema.types):
+        return batch
+    columns = [c if pa.types.is_string(c.type) else c.cast(pa.string()) for c in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -169,22 +170,45 @@ class _BatchProcessor:
         return keyed_hash(joined, self.key, "composite:" + "+".join(parts))
 
 
-def _write_atomically(tables: list[pa.Table], final_dir: Path, filename: str) -> None:
-    """Write Parquet into a temporary folder beside ``final_dir`` and rename it into place, so a
-    reader sees the old complete output or the new complete output, never a partial one."""
-    tmp = final_dir.parent / f".tmp-{final_dir.name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True, mode=0o700)
-    schema = tables[0].schema
-    with pq.ParquetWriter(tmp / filename, schema, compression="zstd") as writer:
-        for table in tables:
-            writer.write_table(table.cast(schema))
-    old = final_dir.parent / f".old-{final_dir.name}"
-    shutil.rmtree(old, ignore_errors=True)
-    if final_dir.exists():
-        final_dir.replace(old)
-    tmp.replace(final_dir)
-    shutil.rmtree(old, ignore_errors=True)
+class _AtomicParquet:
+    """One Parquet file written batch by batch into a temporary folder beside ``final_dir``.
+
+    ``commit`` renames the folder into place, so a reader sees the old complete output or the
+    new complete output, never a partial one; ``abort`` removes the temporary folder.
+    """
+
+    def __init__(self, final_dir: Path, filename: str) -> None:
+        self.final_dir = final_dir
+        self.filename = filename
+        self.tmp = final_dir.parent / f".tmp-{final_dir.name}"
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None or self._schema is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp.mkdir(parents=True, mode=0o700)
+            self._schema = table.schema  # the first batch fixes the file's schema
+            self._writer = pq.ParquetWriter(
+                self.tmp / self.filename, self._schema, compression="zstd"
+            )
+        self._writer.write_table(table.cast(self._schema))
+
+    def commit(self) -> None:
+        if self._writer is None:
+            raise ValueError("nothing was written")
+        self._writer.close()
+        old = self.final_dir.parent / f".old-{self.final_dir.name}"
+        shutil.rmtree(old, ignore_errors=True)
+        if self.final_dir.exists():
+            self.final_dir.replace(old)
+        self.tmp.replace(self.final_dir)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _set_status(engine: Engine, extract_id: str, status: str, **values: object) -> None:
@@ -198,9 +222,16 @@ def _set_status(engine: Engine, extract_id: str, status: str, **values: object) 
             setattr(record, name, value)
 
 
-def _empty_batch(agreement: Agreement) -> pa.RecordBatch:
-    names = list(agreement.received_fields)
-    return pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in names], names=names)
+def _or_empty(batches: Iterator[pa.RecordBatch], agreement: Agreement) -> Iterator[pa.RecordBatch]:
+    """The extract's batches, or one empty batch for an extract with no rows (so its outputs
+    still exist, with the agreement's columns)."""
+    empty = True
+    for batch in batches:
+        empty = False
+        yield batch
+    if empty:
+        names = list(agreement.received_fields)
+        yield pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in names], names=names)
 
 
 def stage_extract(
@@ -232,27 +263,27 @@ def stage_extract(
     tally = QualityTally(agreement.id)
     key = keyring.current("pseudonymisation")
     processor = _BatchProcessor(agreement, key, tally, settings, today)
-    staged_parts: list[pa.Table] = []
-    token_parts: list[pa.Table] = []
-    next_row = 1
-    try:
-        for batch in read_batches(landing, keyring, agreement):
-            staged, tokens = processor.process(batch, next_row)
-            staged_parts.append(staged)
-            token_parts.append(tokens)
-            next_row += batch.num_rows
-        if not staged_parts:
-            staged, tokens = processor.process(_empty_batch(agreement), 1)
-            staged_parts.append(staged)
-            token_parts.append(tokens)
-    except HubError as exc:
-        _set_status(engine, extract_id, "rejected", report={"error": exc.message})
-        raise
-    tally.rows = next_row - 1
     stage_dir = settings.zone("staging") / agreement.id / extract_id
     link_dir = settings.zone("linkage") / agreement.id / extract_id
-    _write_atomically(staged_parts, stage_dir, "data.parquet")
-    _write_atomically(token_parts, link_dir, "tokens.parquet")
+    outputs = (
+        _AtomicParquet(stage_dir, "data.parquet"),
+        _AtomicParquet(link_dir, "tokens.parquet"),
+    )
+    next_row = 1
+    try:
+        for batch in _or_empty(read_batches(landing, keyring, agreement), agreement):
+            for out, table in zip(outputs, processor.process(batch, next_row), strict=True):
+                out.write(table)
+            next_row += batch.num_rows
+    except BaseException as exc:
+        for out in outputs:
+            out.abort()
+        if isinstance(exc, HubError):
+            _set_status(engine, extract_id, "rejected", report={"error": exc.message})
+        raise
+    for out in outputs:
+        out.commit()
+    tally.rows = next_row - 1
     report = tally.as_dict()
     _set_status(
         engine,

@@ -137,9 +137,8 @@ def publish_release(
     published = settings.zone("published")
     final = published / release_id
     if (final / "manifest.json").exists():
-        existing = json.loads((final / "manifest.json").read_text(encoding="utf-8"))
         _point_current(published, release_id)
-        return _summary(release_id, final, existing)
+        return load_release(settings, release_id)
 
     inputs = [
         LinkInput(
@@ -262,6 +261,15 @@ def _summary(release_id: str, path: Path, manifest: dict[str, object]) -> Publis
         people_in_two_or_more_sources=int(linkage["people_in_two_or_more_sources"]),
         manifest=manifest,
     )
+
+
+def load_release(settings: Settings, release_id: str) -> PublishedRelease:
+    """A published release, read from its manifest."""
+    path = settings.zone("published") / release_id
+    manifest_file = path / "manifest.json"
+    if not manifest_file.is_file():
+        raise NotFoundError(f"no published release {release_id}")
+    return _summary(release_id, path, json.loads(manifest_file.read_text(encoding="utf-8")))
 
 
 def current_release(settings: Settings) -> str | None:
