@@ -59,6 +59,20 @@ class Settings(BaseSettings):
         return self.data_dir / "reference"
 
     @property
+    def signer_dirs(self) -> tuple[Path, ...]:
+        """Where data protection leads' public keys are registered: ``keys/public`` and, outside
+        production, the development signers the demo generates under the data directory."""
+        dirs = [self.key_dir / "public"]
+        if self.env != "production":
+            dirs.append(self.dev_signer_dir)
+        return tuple(dirs)
+
+    @property
+    def dev_signer_dir(self) -> Path:
+        """Public keys of development-only leads (git-ignored; never read in production)."""
+        return self.data_dir / "dev-signers"
+
+    @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 

@@ -3,6 +3,12 @@
 An agreement says who shares what with the hub, why, under which law, and what the hub does to
 every field. YAML files in ``contracts/`` are parsed into these models; the pipeline, the DAGs and
 the publication step are driven by them and by nothing else.
+
+The file holds the *terms*: what the parties sign. Where an agreement is in its lifecycle (awaiting
+approval, approved, suspended, revoked) and who signed it are kept by the hub's metadata store and
+described by ``LifecycleRecord`` in ``hub.agreements.lifecycle``; they are not part of the file,
+because a status change must never change what was signed. The JSON Schema in
+``contracts/agreement.schema.json`` is generated from ``Agreement`` (``hub agreement schema``).
 """
 
 from __future__ import annotations
@@ -19,11 +25,15 @@ class _Strict(BaseModel):
 
 
 class Status(StrEnum):
-    DRAFT = "draft"
-    AWAITING_APPROVAL = "awaiting_approval"
-    APPROVED = "approved"
-    SUSPENDED = "suspended"
-    REVOKED = "revoked"
+    """Where one version of an agreement is in its lifecycle (kept by the store, not the file)."""
+
+    DRAFT = "draft"  # a file the hub has not been asked to approve
+    AWAITING_APPROVAL = "awaiting_approval"  # submitted; not every required signature is in
+    APPROVED = "approved"  # signed by the provider's and the hub controller's leads
+    SUSPENDED = "suspended"  # approved, but paused by a party's lead
+    REVOKED = "revoked"  # ended by a party's lead; final
+    SUPERSEDED = "superseded"  # a later version was approved
+    ALTERED = "altered"  # the file differs from the version submitted: tampered or edited
 
 
 class Role(StrEnum):
@@ -77,12 +87,26 @@ class GeneraliseRule(StrEnum):
 FieldType = Literal["string", "integer", "boolean", "flag", "date", "datetime", "time"]
 
 
+class Severity(StrEnum):
+    """What a failed quality rule does: quarantine the extract, or pass with a note."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+
+
+class DataProtectionLead(_Strict):
+    """The named person who approves (signs) agreements for a party."""
+
+    name: str = Field(min_length=2)
+    title: str
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 class Party(_Strict):
     org: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
     role: Role
-    data_protection_lead: str
-    email: str
+    data_protection_lead: DataProtectionLead
 
 
 class LawfulBasis(_Strict):
@@ -94,9 +118,34 @@ class LawfulBasis(_Strict):
 
 class Delivery(_Strict):
     format: Literal["csv", "parquet", "ndjson"]
-    schedule: str  # cron expression in Europe/London
-    late_after_hours: int = Field(default=48, ge=1)
+    schedule: str  # cron expression: when each extract is expected by (in ``timezone``)
+    timezone: str = "Europe/London"
+    late_after_hours: int = Field(default=48, ge=1)  # how long after that a feed is late
     date_format: str | None = None  # strptime format partners use for dates (default ISO)
+
+
+class FieldQuality(_Strict):
+    """Quality rules for one field, checked on every extract (Great Expectations suites are
+    generated from them). Values are never quoted in the results, only counted and located."""
+
+    allowed_values: tuple[str, ...] = ()
+    pattern: str | None = None  # a regular expression the value must match in full
+    minimum: float | None = None
+    maximum: float | None = None
+    unique: bool = False
+    not_in_future: bool = False  # dates and timestamps: not after the day the extract arrives
+    severity: Severity = Severity.WARNING
+
+
+class CrossFieldRule(_Strict):
+    """A rule between two fields of one row, e.g. the assault happened before the arrival."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    field: str
+    must_be: Literal["on_or_before", "on_or_after", "before", "after"]
+    other: str
+    severity: Severity = Severity.WARNING
 
 
 class FieldSpec(_Strict):
@@ -112,6 +161,7 @@ class FieldSpec(_Strict):
     required: bool = False
     formats: tuple[str, ...] = ()  # accepted strptime formats for date/datetime/time fields
     justification: str | None = None  # why free text or special category data is kept
+    quality: FieldQuality | None = None
 
     @model_validator(mode="after")
     def _treatment_is_complete(self) -> FieldSpec:
@@ -145,9 +195,24 @@ class Retention(_Strict):
     published_days: int = Field(ge=1)
 
 
+HUB_SUPPRESS_AT_OR_BELOW = 7  # the hub's disclosure-control defaults; agreements may be stricter
+HUB_ROUND_TO = 5
+
+
 class Disclosure(_Strict):
-    suppress_at_or_below: int = Field(default=7, ge=7)
-    round_to: int = Field(default=5, ge=5)
+    """Statistical disclosure control on every analyst-facing aggregate. Values looser than the
+    hub's defaults are refused by ``hub agreement lint`` and by the loader."""
+
+    suppress_at_or_below: int = HUB_SUPPRESS_AT_OR_BELOW
+    round_to: int = HUB_ROUND_TO
+
+
+class OutputAccess(_Strict):
+    """Who may use the hub's outputs from this agreement, and for what."""
+
+    who: str
+    purpose: str
+    row_level: bool = False  # pseudonymised row-level data, not only aggregates
 
 
 class Flag(_Strict):
@@ -175,12 +240,11 @@ class Publication(_Strict):
 
 
 class Agreement(_Strict):
-    """One information-sharing agreement, in one version."""
+    """One information-sharing agreement, in one version: the terms the parties sign."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     version: int = Field(ge=1)
     title: str
-    status: Status
     provider: str
     hub_controller: str
     parties: tuple[Party, ...]
@@ -192,23 +256,26 @@ class Agreement(_Strict):
     review_date: date
     delivery: Delivery
     fields: tuple[FieldSpec, ...]
+    quality_rules: tuple[CrossFieldRule, ...] = ()
     linkage_keys: tuple[LinkageKey, ...] = ()
     retention: Retention
     onward_sharing: str
-    output_access: tuple[str, ...]
+    output_access: tuple[OutputAccess, ...]
     disclosure: Disclosure = Disclosure()
     publication: Publication
+    change_note: str | None = None  # what this version changes, in the author's words
 
-    @model_validator(mode="after")
-    def _references_resolve(self) -> Agreement:
-        orgs = {p.org for p in self.parties}
-        for org in (self.provider, self.hub_controller):
-            if org not in orgs:
-                raise ValueError(f"{org} is named as provider or hub controller but is not a party")
-        names = [f.name for f in self.fields]
-        if len(names) != len(set(names)):
-            raise ValueError("field names must be unique")
-        return self
+    def party(self, org: str) -> Party:
+        for party in self.parties:
+            if party.org == org:
+                return party
+        raise KeyError(org)
+
+    @property
+    def signing_orgs(self) -> tuple[str, ...]:
+        """Organisations whose data protection lead must sign: the provider and the hub
+        controller (one org when the provider runs the hub itself)."""
+        return tuple(dict.fromkeys((self.provider, self.hub_controller)))
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:

@@ -23,6 +23,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from hub.agreements import load_agreements
+from hub.agreements.development import approve_for_development
 from hub.errors import InfrastructureError
 from hub.logs import configure_logging
 from hub.pipeline.airflow_env import configure_airflow, migrate_airflow_db
@@ -97,6 +98,12 @@ def run_demo(
             outbox / "reference" / "postcode_lsoa.csv",
             settings.reference_dir / "postcode_lsoa.csv",
         )
+
+        step = progress.add_task(
+            "Leads approve the agreements (development keys)", total=len(agreements)
+        )
+        approvals = approve_for_development(settings, engine, agreements.values(), on=today)
+        progress.update(step, completed=len(approvals))
 
         step = progress.add_task("Airflow metadata database", total=1)
         configure_airflow(settings)

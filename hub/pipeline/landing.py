@@ -15,8 +15,8 @@ from typing import BinaryIO
 
 from sqlalchemy import Engine
 
-from hub.agreements.lifecycle import may_send
 from hub.agreements.model import Agreement
+from hub.agreements.registry import AgreementRegistry
 from hub.errors import AgreementError
 from hub.privacy.keys import Keyring
 from hub.privacy.sealed import seal
@@ -44,7 +44,8 @@ def receive_extract(
     today: date | None = None,
 ) -> Extract:
     """Seal ``source`` into ``landing/<agreement>/`` and record it as received."""
-    decision = may_send(agreement, sender_org, today or datetime.now(UTC).date())
+    registry = AgreementRegistry.open(settings, engine)
+    decision = registry.may_send(agreement, sender_org, today, step="upload")
     if not decision:
         log.warning("refused extract for agreement %s from %s", agreement.id, sender_org)
         raise AgreementError(f"refused: {decision.reason}", hint="ask your data protection lead")

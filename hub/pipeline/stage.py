@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
-from hub.agreements.lifecycle import may_send
 from hub.agreements.model import Agreement, FieldSpec, GeneraliseRule, IdentifierType, Treatment
+from hub.agreements.registry import AgreementRegistry
 from hub.errors import AgreementError, HubError, NotFoundError
 from hub.pipeline.conform import cast_field
 from hub.pipeline.identifiers import (
@@ -251,7 +251,9 @@ def stage_extract(
             raise NotFoundError(f"no extract {extract_id} under agreement {agreement.id}")
         landing = settings.data_dir / (record.landing_path or "")
         sender = record.sender_org
-    decision = may_send(agreement, sender, today)
+    decision = AgreementRegistry.open(settings, engine).may_send(
+        agreement, sender, today, actor="system:pipeline", step="stage"
+    )
     if not decision:
         raise AgreementError(f"extract {extract_id} not processed: {decision.reason}")
     if not landing.is_file():

@@ -22,8 +22,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, select
 
-from hub.agreements.lifecycle import may_send
+from hub.agreements.canonical import terms_digest
 from hub.agreements.model import Agreement
+from hub.agreements.registry import AgreementRegistry
 from hub.errors import NotFoundError
 from hub.linkage import LinkInput, LinkResult, link
 from hub.privacy.keys import DataKey, Keyring
@@ -47,13 +48,22 @@ class PublishedRelease:
     manifest: dict[str, object]
 
 
-def _inputs(engine: Engine, agreements: dict[str, Agreement], today: datetime) -> list[Extract]:
-    with session_scope(engine) as session:
+def _inputs(
+    registry: AgreementRegistry, agreements: dict[str, Agreement], today: datetime
+) -> list[Extract]:
+    """Staged extracts whose agreement is in force today (signatures verified again)."""
+    with session_scope(registry.engine) as session:
         staged = session.scalars(select(Extract).where(Extract.status == "staged")).all()
     usable = []
     for extract in staged:
         agreement = agreements.get(extract.agreement_id)
-        if agreement is None or not may_send(agreement, extract.sender_org, today.date()):
+        if agreement is None or not registry.may_send(
+            agreement,
+            extract.sender_org,
+            today.date(),
+            actor="system:one-picture",
+            step="publish",
+        ):
             continue
         usable.append(extract)
     return sorted(usable, key=lambda e: (e.agreement_id, e.id))
@@ -121,7 +131,7 @@ def publish_release(
 ) -> PublishedRelease:
     """Link every staged extract in force and publish the result as a new release."""
     now = now or datetime.now(UTC)
-    extracts = _inputs(engine, agreements, now)
+    extracts = _inputs(AgreementRegistry.open(settings, engine), agreements, now)
     if not extracts:
         raise NotFoundError("nothing to publish: no staged extract under an agreement in force")
     fingerprint = hashlib.sha256(
@@ -189,6 +199,7 @@ def publish_release(
                 "extract_id": e.id,
                 "agreement_id": e.agreement_id,
                 "agreement_version": e.agreement_version,
+                "agreement_digest": terms_digest(agreements[e.agreement_id]),
                 "sha256": e.sha256,
                 "rows": e.rows,
                 "received_at": e.received_at.isoformat(timespec="seconds"),

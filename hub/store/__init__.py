@@ -1,6 +1,29 @@
-"""The hub's metadata store: extracts, releases (and later agreements, approvals, audit)."""
+"""The hub's metadata store: extracts, releases, agreements and approvals, audit, web users."""
 
 from hub.store.database import make_engine, session_scope, upgrade
-from hub.store.schema import Extract, Release, ReleaseInput
+from hub.store.schema import (
+    AgreementEvent,
+    AgreementSignature,
+    AgreementVersion,
+    AuditEntry,
+    Extract,
+    Release,
+    ReleaseInput,
+    User,
+    WebSession,
+)
 
-__all__ = ["Extract", "Release", "ReleaseInput", "make_engine", "session_scope", "upgrade"]
+__all__ = [
+    "AgreementEvent",
+    "AgreementSignature",
+    "AgreementVersion",
+    "AuditEntry",
+    "Extract",
+    "Release",
+    "ReleaseInput",
+    "User",
+    "WebSession",
+    "make_engine",
+    "session_scope",
+    "upgrade",
+]
