@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
 
 from hub.settings import Settings
+from hub.store import make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -32,6 +35,32 @@ def settings(tmp_path: Path) -> Settings:
     s = make_settings(tmp_path)
     s.ensure_dirs()
     return s
+
+
+PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The metadata store on SQLite and, when HUB_TEST_DATABASE_URL is set, on PostgreSQL in a
+    schema of its own that is dropped afterwards."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+        yield eng
+        eng.dispose()
+        return
+    if not PG_URL:
+        pytest.skip("HUB_TEST_DATABASE_URL is not set")
+    schema = f"hub_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    yield eng
+    eng.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

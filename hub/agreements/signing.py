@@ -162,6 +162,28 @@ def save_private_key(private: Ed25519PrivateKey, path: Path, passphrase: str) ->
         handle.write(pem)
 
 
+def public_record_path(private_key_path: Path) -> Path:
+    """Where ``hub signers keygen`` writes the public record beside a private key."""
+    return private_key_path.with_name(private_key_path.name + ".pub.json")
+
+
+def write_public_record(key: SignerKey, path: Path) -> None:
+    path.write_text(json.dumps(key.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def public_record_beside(private_key_path: Path) -> SignerKey:
+    """The lead's public record kept beside their private key (organisation, email, key id)."""
+    path = public_record_path(private_key_path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise KeyringError(
+            f"cannot read {path}",
+            hint="it is written by `hub signers keygen` next to the private key",
+        ) from None
+    return SignerKey.from_json(doc, str(path))
+
+
 def load_private_key(path: Path, passphrase: str) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), passphrase.encode("utf-8"))

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from hub.cli import agreements, audit, signers, users
 from hub.cli.errors import handle_errors
 from hub.settings import Settings
 
@@ -22,13 +22,13 @@ db_app = typer.Typer(help="The hub's metadata store.", no_args_is_help=True)
 keys_app = typer.Typer(
     help="The keyring of data keys (wrapped under the master key).", no_args_is_help=True
 )
-agreement_app = typer.Typer(
-    help="Information-sharing agreements in contracts/.", no_args_is_help=True
-)
 extract_app = typer.Typer(help="Partner extracts: receive and stage.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
-app.add_typer(agreement_app, name="agreement")
+app.add_typer(agreements.app, name="agreement")
+app.add_typer(signers.app, name="signers")
+app.add_typer(audit.app, name="audit")
+app.add_typer(users.app, name="users")
 app.add_typer(extract_app, name="extract")
 out = Console(highlight=False)
 
@@ -96,43 +96,6 @@ def keys_init() -> None:
     out.print(f"keyring created at {ring.path}")
 
 
-@agreement_app.command("list")
-@handle_errors
-def agreement_list() -> None:
-    """List the agreements with their status and validity."""
-    from hub.agreements import load_agreements
-
-    table = Table("id", "version", "status", "provider", "valid from", "valid until")
-    for a in load_agreements(_settings().contracts_dir).values():
-        table.add_row(
-            a.id,
-            str(a.version),
-            a.status.value,
-            a.provider,
-            a.valid_from.isoformat(),
-            a.valid_until.isoformat(),
-        )
-    out.print(table)
-
-
-@agreement_app.command("show")
-@handle_errors
-def agreement_show(agreement_id: str) -> None:
-    """Show an agreement's fields: classification and what the hub does to each."""
-    from hub.agreements import get_agreement
-
-    a = get_agreement(_settings().contracts_dir, agreement_id)
-    out.print(f"[bold]{a.title}[/] ({a.id} v{a.version}, {a.status.value})")
-    table = Table("field", "type", "classification", "treatment", "required")
-    for f in a.fields:
-        treatment = f.treatment.value + (f" ({f.identifier.value})" if f.identifier else "")
-        treatment += f" -> {f.staged_name}" if f.staged_name and f.staged_name != f.name else ""
-        table.add_row(
-            f.name, f.type, f.classification.value, treatment, "yes" if f.required else ""
-        )
-    out.print(table)
-
-
 @extract_app.command("receive")
 @handle_errors
 def extract_receive(
@@ -173,6 +136,20 @@ def extract_stage(agreement_id: str, extract_id: str) -> None:
     from hub.pipeline.tasks import run_stage
 
     out.print(json.dumps(run_stage(agreement_id, extract_id)))
+
+
+@app.command()
+@handle_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Serve the hub's web pages and API (uvicorn)."""
+    import uvicorn
+
+    from hub.web.app import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port, proxy_headers=True)
 
 
 @app.command()

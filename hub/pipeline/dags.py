@@ -43,8 +43,9 @@ def _doc(agreement: Agreement) -> str:
         f"| {f.name} | {f.classification.value} | {f.treatment.value} |" for f in agreement.fields
     )
     return (
-        f"# {agreement.title}\n\nAgreement `{agreement.id}` v{agreement.version} "
-        f"({agreement.status.value}), provider `{agreement.provider}`.\n\n"
+        f"# {agreement.title}\n\nAgreement `{agreement.id}` v{agreement.version}, provider "
+        f"`{agreement.provider}`. Every run checks that this version is approved, signed by "
+        "the named leads and in force before it touches the extract.\n\n"
         f"{agreement.purpose}\n\n| field | classification | treatment |\n|---|---|---|\n{fields}\n"
     )
 

@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
-from hub.store import Extract, make_engine, session_scope, upgrade
+from hub.store import Extract, session_scope, upgrade
 from hub.store.database import current_revision, downgrade, head_revision
-
-PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
-        yield eng
-        eng.dispose()
-        return
-    if not PG_URL:
-        pytest.skip("HUB_TEST_DATABASE_URL is not set")
-    schema = f"hub_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield eng
-    eng.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def test_migrations_reach_head_and_are_idempotent(engine: Engine) -> None:

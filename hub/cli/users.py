@@ -1,0 +1,71 @@
+"""``hub users ...``: people who sign in to the web pages (leads, analysts, admins)."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hub.cli.common import out, settings, store
+from hub.cli.errors import handle_errors
+
+app = typer.Typer(help="Web sign-in accounts.", no_args_is_help=True)
+
+
+@app.command("add")
+@handle_errors
+def add(
+    email: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option()],
+    org: Annotated[str, typer.Option(help="Organisation (as named in the agreements)")],
+    role: Annotated[str, typer.Option(help="data_protection_lead, analyst or admin")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+) -> None:
+    """Create an account; the password is asked for (or read from stdin), stored as scrypt."""
+    from hub.accounts.users import Role, add_user
+    from hub.errors import UserError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password (12+ characters): ")
+        if getpass.getpass("Repeat it: ") != password:
+            raise UserError("the passwords differ")
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise UserError(
+            f"unknown role {role!r}", hint="roles: " + ", ".join(r.value for r in Role)
+        ) from None
+    user = add_user(
+        store(settings()), email=email, name=name, org=org, role=chosen, password=password
+    )
+    out.print(f"added {user.email} ({user.role} of {user.org})")
+
+
+@app.command("list")
+@handle_errors
+def list_() -> None:
+    """Every account."""
+    from hub.accounts.users import list_users
+
+    table = Table("email", "name", "organisation", "role", "disabled")
+    for user in list_users(store(settings())):
+        disabled = user.disabled_at.date().isoformat() if user.disabled_at else ""
+        table.add_row(user.email, user.name, user.org, user.role, disabled)
+    out.print(table)
+
+
+@app.command("disable")
+@handle_errors
+def disable(email: str) -> None:
+    """Stop an account signing in (its sessions end at once)."""
+    from hub.accounts.users import disable_user
+
+    disable_user(store(settings()), email)
+    out.print(f"disabled {email}")
