@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from hub.cli.common import out, settings, store
 from hub.cli.errors import handle_errors
@@ -41,14 +40,9 @@ def show(
     """The newest entries, optionally about one subject."""
     from hub import audit
 
-    table = Table("seq", "when (UTC)", "actor", "action", "subject", "detail")
     for e in audit.entries(store(settings()), subject=subject, limit=limit):
-        table.add_row(
-            str(e.seq),
-            e.at.strftime("%Y-%m-%d %H:%M:%S"),
-            e.actor,
-            e.action,
-            e.subject,
-            json.dumps(e.detail, sort_keys=True),
+        out.print(
+            f"{e.seq:>7} {e.at.strftime('%Y-%m-%d %H:%M:%S')} {e.action:<20} {e.subject} "
+            f"by {e.actor} {json.dumps(e.detail, sort_keys=True)}",
+            soft_wrap=True,
         )
-    out.print(table)
