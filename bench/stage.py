@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from hub.agreements import get_agreement
+from hub.agreements.development import approve_for_development
 from hub.pipeline.landing import receive_extract
 from hub.pipeline.stage import stage_extract
 from hub.privacy.keys import init_keyring
@@ -74,6 +75,7 @@ def main() -> None:
         upgrade(engine)
         ring = init_keyring(settings)
         agreement = get_agreement(settings.contracts_dir, "police-sv")
+        approve_for_development(settings, engine, [agreement])
         with csv.open("rb") as source:
             extract = receive_extract(
                 settings,
