@@ -3,47 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
+from hub.agreements.lint import lint_file
 from hub.agreements.model import Agreement
 from hub.errors import AgreementError, NotFoundError
 
 
-def _line_of(path: Path, key: str) -> int | None:
-    """The first line that starts the given key, for error messages."""
-    needle = f"{key}:"
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip().lstrip("- ").startswith(needle):
-            return number
-    return None
-
-
 def load_agreement(path: Path) -> Agreement:
-    """Parse one agreement file; a broken file raises ``AgreementError`` naming where and why."""
-    try:
-        doc: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise AgreementError(f"{path.name}{where}: not valid YAML") from None
-    if not isinstance(doc, dict):
-        raise AgreementError(f"{path.name}: an agreement is a YAML mapping")
-    try:
-        return Agreement.model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        key = next((str(p) for p in reversed(first["loc"]) if isinstance(p, str)), "")
-        line = _line_of(path, key) if key else None
-        at = f" line {line}" if line else ""
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    """Parse and lint one agreement file.
+
+    Any failed lint check raises ``AgreementError`` naming the file, line and key of the first
+    one; warnings do not stop loading. The lint is what refuses looser disclosure control,
+    duplicate fields and a provider that is not a party, which the model alone accepts.
+    """
+    report = lint_file(path)
+    failed = report.failed
+    if failed or report.agreement is None:
+        first = failed[0] if failed else None
+        what = f"{first.where}: {first.message}" if first else f"{path}: not a valid agreement"
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise AgreementError(
-            f"{path.name}{at}: {loc}: {first['msg']}{more}",
-            hint="run `hub agreement lint` for every problem at once",
-        ) from None
+            f"{what}{more}",
+            hint=f"run `hub agreement lint {path}` for every problem at once",
+        )
+    return report.agreement
 
 
 def load_agreements(contracts_dir: Path) -> dict[str, Agreement]:

@@ -370,5 +370,3 @@ def _today() -> date:
 def statement_for(record: LifecycleRecord, org: str) -> ApprovalStatement | None:
     """The signature statement ``org`` made for this version, if any."""
     return next((a.statement for a in record.signatures if a.statement.org == org), None)
-
-

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hub.cli.common import out, settings, store
@@ -46,11 +47,11 @@ def lint(
             if check.status is CheckStatus.PASSED and not verbose:
                 continue
             colour = {"passed": "green", "warning": "yellow", "failed": "red"}[check.status.value]
-            out.print(f"[{colour}]{check.status.value:<7}[/] {check}")
+            out.print(f"[{colour}]{check.status.value:<7}[/] {escape(str(check))}")
         failed += len(report.failed)
         warned += len(report.warnings)
         if report.ok and not report.warnings:
-            out.print(f"[green]ok[/]      {path}: {len(report.checks)} checks passed")
+            out.print(f"[green]ok[/]      {escape(str(path))}: {len(report.checks)} checks passed")
     out.print(f"{len(files)} file(s): {failed} failed, {warned} warning(s)")
     if failed:
         raise typer.Exit(1)
@@ -62,11 +63,11 @@ def schema(
     write: Annotated[bool, typer.Option(help="Write contracts/agreement.schema.json")] = False,
 ) -> None:
     """Print the JSON Schema of agreement files (generated from the model), or write it."""
-    from hub.agreements.schema import SCHEMA_PATH, render_schema
+    from hub.agreements.schema import SCHEMA_PATH, render_schema, write_schema
 
     if write:
-        SCHEMA_PATH.write_text(render_schema(), encoding="utf-8")
-        out.print(f"wrote {SCHEMA_PATH}")
+        changed = write_schema()
+        out.print(f"{'wrote' if changed else 'unchanged:'} {SCHEMA_PATH}")
     else:
         sys.stdout.write(render_schema())
 

@@ -161,7 +161,7 @@ def test_only_the_named_lead_can_sign_for_a_party(leads: Leads) -> None:
         org=POLICE,
         signer_email=colleague,
     )
-    with pytest.raises(AgreementError, match="names Priya Raman .* signature is by someone else"):
+    with pytest.raises(AgreementError, match=r"names Priya Raman .* signature is by someone else"):
         leads.registry.approve(approval, "test")
 
 
