@@ -31,6 +31,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from hub.agreements.model import (
     HUB_ROUND_TO,
     HUB_SUPPRESS_AT_OR_BELOW,
+    LANDING_DAYS_MAX,
     Agreement,
     Classification,
     FieldType,
@@ -41,7 +42,6 @@ from hub.agreements.model import (
 from hub.agreements.positions import describe, line_of
 from hub.errors import NotFoundError
 
-LANDING_DAYS_MAX = 30  # raw extracts wait in the landing zone only until they are staged
 LINKAGE_PART_EXTRAS = {
     "forename_initial": IdentifierType.FORENAME,  # built from the normalised forename
     "birth_year": IdentifierType.DATE_OF_BIRTH,  # built from the normalised date of birth

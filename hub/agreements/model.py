@@ -197,6 +197,7 @@ class Retention(_Strict):
 
 HUB_SUPPRESS_AT_OR_BELOW = 7  # the hub's disclosure-control defaults; agreements may be stricter
 HUB_ROUND_TO = 5
+LANDING_DAYS_MAX = 30  # raw extracts wait in the landing zone only until they are staged
 
 
 class Disclosure(_Strict):

@@ -16,6 +16,7 @@ from typing import Final, Literal
 from hub.agreements.model import (
     HUB_ROUND_TO,
     HUB_SUPPRESS_AT_OR_BELOW,
+    LANDING_DAYS_MAX,
     Agreement,
     Classification,
     FieldSpec,
@@ -34,7 +35,6 @@ from hub.agreements.plain import (
 
 Level = Literal["high", "medium", "info"]
 
-LANDING_MAX_DAYS: Final = 30  # raw extracts are deleted once staged; a month is ample
 LONG_RETENTION_DAYS: Final = 3653  # ten years, leap days included
 VALIDITY_WARNING_DAYS: Final = 60  # time to review and sign the next version
 
@@ -291,12 +291,12 @@ def _output_flags(agreement: Agreement) -> Iterator[RiskFlag]:
 
 def _retention_flags(agreement: Agreement) -> Iterator[RiskFlag]:
     r = agreement.retention
-    if r.landing_days > LANDING_MAX_DAYS:
+    if r.landing_days > LANDING_DAYS_MAX:
         yield RiskFlag(
             "medium",
             "Raw extracts kept long",
             f"Extracts as received, identifiers and all, are kept for {duration(r.landing_days)} "
-            f"in the landing zone; more than {LANDING_MAX_DAYS} days is rarely needed once an "
+            f"in the landing zone; more than {LANDING_DAYS_MAX} days is rarely needed once an "
             "extract is staged.",
         )
     for zone, days, what in (

@@ -13,9 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.agreements import load_agreement
-from hub.agreements.model import Agreement
+from hub.agreements.model import LANDING_DAYS_MAX, Agreement
 from hub.agreements.risks import (
-    LANDING_MAX_DAYS,
     LONG_RETENTION_DAYS,
     VALIDITY_WARNING_DAYS,
     RiskFlag,
@@ -188,7 +187,7 @@ def test_generalising_the_event_time_removes_the_small_cell_risk() -> None:
 @pytest.mark.parametrize(
     ("zone", "days", "title"),
     [
-        ("landing_days", LANDING_MAX_DAYS + 1, "Raw extracts kept long"),
+        ("landing_days", LANDING_DAYS_MAX + 1, "Raw extracts kept long"),
         ("staging_days", LONG_RETENTION_DAYS + 1, "Long retention in staging"),
         ("linkage_days", LONG_RETENTION_DAYS + 1, "Long retention in linkage"),
     ],
