@@ -6,6 +6,7 @@ Every step is written to the agreement's event history and to the hash-chained a
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
@@ -216,7 +217,7 @@ class AgreementRegistry:
             raise AgreementError(
                 f"{s.org} has already signed agreement {s.agreement_id} v{s.version}"
             )
-        checked = LifecycleRecord(**{**record.__dict__, "signatures": (approval,)})
+        checked = dataclasses.replace(record, signatures=(approval,))
         good, problems = valid_signatures(checked, self.signers)
         if s.org not in good:
             raise AgreementError(
