@@ -213,10 +213,13 @@ class AgreementRegistry:
                 f"protection lead of {s.org}; this signature is by someone else",
                 hint="the named lead signs with their own registered key",
             )
-        if any(a.statement.org == s.org for a in record.signatures):
+        standing, _ = valid_signatures(record, self.signers)
+        if s.org in standing:
             raise AgreementError(
                 f"{s.org} has already signed agreement {s.agreement_id} v{s.version}"
             )
+        # a signature of this org that no longer verifies (its key was withdrawn) is replaced
+        replacing = any(a.statement.org == s.org for a in record.signatures)
         checked = dataclasses.replace(record, signatures=(approval,))
         good, problems = valid_signatures(checked, self.signers)
         if s.org not in good:
@@ -226,6 +229,11 @@ class AgreementRegistry:
             )
         now = datetime.now(UTC)
         with session_scope(self.engine) as session:
+            if replacing:
+                old = session.get(AgreementSignature, (s.agreement_id, s.version, s.org))
+                if old is not None:
+                    session.delete(old)
+                    session.flush()
             session.add(
                 AgreementSignature(
                     agreement_id=s.agreement_id,
@@ -242,7 +250,7 @@ class AgreementRegistry:
             self._event(session, s.agreement_id, s.version, "signed", s.org, actor, None)
         self._audit(
             actor,
-            "agreement.signed",
+            "agreement.re-signed" if replacing else "agreement.signed",
             s.agreement_id,
             s.version,
             org=s.org,

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from hub import audit
+from hub.agreements.registry import cli_actor
 from hub.cli.common import out, settings, store
 from hub.cli.errors import handle_errors
 
@@ -42,8 +44,14 @@ def add(
         raise UserError(
             f"unknown role {role!r}", hint="roles: " + ", ".join(r.value for r in Role)
         ) from None
-    user = add_user(
-        store(settings()), email=email, name=name, org=org, role=chosen, password=password
+    engine = store(settings())
+    user = add_user(engine, email=email, name=name, org=org, role=chosen, password=password)
+    audit.record(
+        engine,
+        actor=cli_actor(),
+        action="user.added",
+        subject=f"user:{user.email}",
+        detail={"org": user.org, "role": user.role},
     )
     out.print(f"added {user.email} ({user.role} of {user.org})")
 
@@ -67,5 +75,7 @@ def disable(email: str) -> None:
     """Stop an account signing in (its sessions end at once)."""
     from hub.accounts.users import disable_user
 
-    disable_user(store(settings()), email)
+    engine = store(settings())
+    user = disable_user(engine, email)
+    audit.record(engine, actor=cli_actor(), action="user.disabled", subject=f"user:{user.email}")
     out.print(f"disabled {email}")

@@ -130,3 +130,30 @@ def test_diff_between_two_files(hub: CliRunner, tmp_path: Path) -> None:
     output = _ok(hub, "agreement", "diff", str(CONTRACTS / "police-sv.yaml"), str(new))
     assert "v1 -> v2" in output
     assert "staging" in output
+
+
+def test_accounts_are_added_and_disabled_with_an_audit_trail(hub: CliRunner) -> None:
+    args = [
+        "users",
+        "add",
+        "--email",
+        "Lead@Example.org",
+        "--name",
+        "A Lead",
+        "--org",
+        "merseyvale-police",
+        "--role",
+        "data_protection_lead",
+        "--password-stdin",
+    ]
+    result = hub.invoke(app, args, input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    assert "lead@example.org" in _ok(hub, "users", "list")
+    again = hub.invoke(app, args, input="a long enough password\n")
+    assert again.exit_code == 2
+    bad_role = hub.invoke(app, [*args[:-2], "wizard", "--password-stdin"], input="x" * 20 + "\n")
+    assert "unknown role 'wizard'" in bad_role.output
+    _ok(hub, "users", "disable", "lead@example.org")
+    trail = _ok(hub, "audit", "show", "--subject", "user:lead@example.org")
+    assert "user.added" in trail
+    assert "user.disabled" in trail

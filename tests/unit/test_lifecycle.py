@@ -231,3 +231,17 @@ def test_lifecycle_steps_are_audited_and_the_chain_verifies(leads: Leads) -> Non
         "agreement.suspended",
     ]
     assert audit.verify(leads.engine).ok
+
+
+def test_a_lead_whose_key_was_withdrawn_can_sign_again_with_a_new_key(leads: Leads) -> None:
+    leads.approve(AGREEMENT)
+    for path in (leads.settings.key_dir / "public").glob("merseyvale-police--*.json"):
+        path.unlink()
+    leads.keys.clear()
+    registry = leads.registry
+    assert registry.status(AGREEMENT, IN_FORCE).awaiting == (POLICE,)
+    with pytest.raises(AgreementError, match="already signed"):
+        registry.approve(leads.sign(AGREEMENT, HUB), "test")
+    registry.approve(leads.sign(AGREEMENT, POLICE), "test")
+    assert registry.may_send(AGREEMENT, POLICE, IN_FORCE)
+    assert audit.entries(leads.engine, limit=2)[1].action == "agreement.re-signed"
