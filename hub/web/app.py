@@ -27,7 +27,7 @@ from hub.agreements.registry import AgreementRegistry
 from hub.errors import HubError, InfrastructureError, NotFoundError, UserError
 from hub.settings import Settings
 from hub.store import make_engine, upgrade
-from hub.web import review, signin
+from hub.web import health, review, signin
 from hub.web.signin import Hub, Refused, SignInRequired, Viewer, current_viewer, render
 
 HERE = Path(__file__).resolve().parent
@@ -195,6 +195,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.hub = hub
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(health.router)
     app.include_router(signin.router)
     app.include_router(review.router)
     app.add_exception_handler(SignInRequired, _on_signin_required)

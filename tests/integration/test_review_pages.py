@@ -97,6 +97,14 @@ def test_pages_redirect_to_signin_until_signed_in(hub_url: tuple[ReviewHub, str]
         assert client.get(PAGE).status_code == 200
 
 
+def test_health_answers_without_signing_in(hub_url: tuple[ReviewHub, str]) -> None:
+    _, base_url = hub_url
+    with client_for(base_url) as client:
+        response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
 def test_session_cookie_and_security_headers(hub_url: tuple[ReviewHub, str]) -> None:
     _, base_url = hub_url
     with client_for(base_url) as client:
