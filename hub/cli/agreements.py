@@ -81,7 +81,10 @@ def list_() -> None:
 
     s = settings()
     registry = AgreementRegistry.open(s, store(s))
-    table = Table("id", "version", "status", "in force", "provider", "valid", "awaiting")
+    table = Table()
+    for name in ("id", "v", "status", "in force", "provider", "valid until"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("awaiting")
     for a in load_agreements(s.contracts_dir).values():
         report = registry.status(a)
         style = STATUS_STYLE.get(report.status.value, "")
@@ -91,7 +94,7 @@ def list_() -> None:
             f"[{style}]{report.status.value.replace('_', ' ')}[/]",
             "yes" if report.in_force else "no",
             a.provider,
-            f"{a.valid_from.isoformat()} to {a.valid_until.isoformat()}",
+            a.valid_until.isoformat(),
             ", ".join(report.awaiting),
         )
     out.print(table)
