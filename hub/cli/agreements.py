@@ -81,23 +81,18 @@ def list_() -> None:
 
     s = settings()
     registry = AgreementRegistry.open(s, store(s))
-    table = Table()
-    for name in ("id", "v", "status", "in force", "provider", "valid until"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("awaiting")
     for a in load_agreements(s.contracts_dir).values():
         report = registry.status(a)
         style = STATUS_STYLE.get(report.status.value, "")
-        table.add_row(
-            a.id,
-            str(a.version),
-            f"[{style}]{report.status.value.replace('_', ' ')}[/]",
-            "yes" if report.in_force else "no",
-            a.provider,
-            a.valid_until.isoformat(),
-            ", ".join(report.awaiting),
+        status = report.status.value.replace("_", " ")
+        line = (
+            f"{a.id:<20} v{a.version:<3} [{style}]{status:<18}[/] "
+            f"{'in force' if report.in_force else 'not in force':<13} from {a.provider}, "
+            f"valid until {a.valid_until.isoformat()}"
         )
-    out.print(table)
+        if report.awaiting:
+            line += f"; awaiting {', '.join(report.awaiting)}"
+        out.print(line, soft_wrap=True)
 
 
 @app.command("show")
