@@ -6,10 +6,11 @@ identifiers the partner sends.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 import yaml
 
-from hub.agreements.lint.document import Doc, Field, as_enum, items
+from hub.agreements.lint.document import Doc, Field, as_enum, as_int, items
 from hub.agreements.lint.family import family
 from hub.agreements.lint.problem import Loc, Problem, closest
 from hub.agreements.model import GeneraliseRule, IdentifierType, Treatment
@@ -190,4 +191,34 @@ def linkage_parts_carried(doc: Doc) -> Iterator[Problem]:
                 f"linkage key '{key}' uses {part}, but no received field carries "
                 f"identifier {needs}",
                 f"add the field with `identifier: {needs}` (not dropped), or remove the part",
+            )
+
+
+@family("age-bands-invalid", "custom age bands start at 0 and rise, on age band rules only")
+def age_bands(doc: Doc) -> Iterator[Problem]:
+    for f in doc.fields:
+        bounds = f.raw.get("age_bands")
+        if bounds is None or bounds == []:
+            continue
+        if f.rule not in (GeneraliseRule.AGE_BAND, GeneraliseRule.AGE_BAND_FROM_AGE):
+            yield Problem(
+                f.loc("age_bands"),
+                f"field {f.label} sets age_bands but its rule is not age_band or "
+                "age_band_from_age",
+                "remove age_bands, or set `rule: age_band`",
+            )
+            continue
+        raw = [as_int(b) for b in bounds] if isinstance(bounds, list) else [None]
+        numbers = [n for n in raw if n is not None and n >= 0]
+        if len(numbers) != len(raw):
+            yield Problem(
+                f.loc("age_bands"),
+                f"age_bands of field {f.label} must be whole numbers of years, 0 or more",
+                "list the lower bound of each band, e.g. [0, 10, 16, 18, 25, 35, 50, 65]",
+            )
+        elif numbers[0] != 0 or any(b <= a for a, b in pairwise(numbers)):
+            yield Problem(
+                f.loc("age_bands"),
+                f"age_bands of field {f.label} must start at 0 and rise strictly",
+                "list the lower bound of each band in order, starting with 0",
             )

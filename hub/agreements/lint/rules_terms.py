@@ -118,3 +118,27 @@ def timezone(doc: Doc) -> Iterator[Problem]:
             f"delivery.timezone '{zone}' is not a known time zone",
             f"did you mean '{meant}'?" if meant else "use an IANA zone name such as Europe/London",
         )
+
+
+@family("longitudinal-project", "longitudinal projects are named once and end within the validity")
+def longitudinal_projects(doc: Doc) -> Iterator[Problem]:
+    seen: set[str] = set()
+    end = as_date(doc.raw.get("valid_until"))
+    for i, project in items(doc.raw.get("longitudinal_projects")):
+        name = as_text(project.get("name"))
+        if name is not None and name in seen:
+            yield Problem(
+                ("longitudinal_projects", i, "name"),
+                f"longitudinal project '{name}' is listed twice",
+                "name each project once",
+            )
+        if name is not None:
+            seen.add(name)
+        until = as_date(project.get("until"))
+        if until is not None and end is not None and until > end:
+            yield Problem(
+                ("longitudinal_projects", i, "until"),
+                f"longitudinal project '{name}' runs until {until}, after the agreement ends "
+                f"({end})",
+                "end the project on or before valid_until; a later version can extend both",
+            )
