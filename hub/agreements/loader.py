@@ -30,21 +30,51 @@ def load_agreement(path: Path) -> Agreement:
 
 
 def load_agreements(contracts_dir: Path) -> dict[str, Agreement]:
-    """Every agreement in a folder, by id. Two files with one id are an error."""
-    found: dict[str, Agreement] = {}
-    for path in sorted(contracts_dir.glob("*.yaml")):
-        agreement = load_agreement(path)
-        if agreement.id in found:
-            raise AgreementError(f"{path.name}: agreement id {agreement.id} is used twice")
-        found[agreement.id] = agreement
+    """Every agreement in a folder, by id; any broken file, or two files with one id, is an
+    error (for commands that must see the whole set, such as the demo)."""
+    found, broken = load_agreements_leniently(contracts_dir)
+    if broken:
+        raise broken[0]
     return found
 
 
+def load_agreements_leniently(
+    contracts_dir: Path,
+) -> tuple[dict[str, Agreement], list[AgreementError]]:
+    """The agreements that load, and an error for each file that does not.
+
+    One broken file must not stop every other agreement: the DAG file, the review pages and
+    publication use this and report the broken files (file, line and rule, never data)."""
+    found: dict[str, Agreement] = {}
+    paths: dict[str, Path] = {}
+    broken: list[AgreementError] = []
+    for path in sorted(contracts_dir.glob("*.yaml")):
+        try:
+            agreement = load_agreement(path)
+        except AgreementError as exc:
+            broken.append(exc)
+            continue
+        if agreement.id in paths:
+            broken.append(
+                AgreementError(
+                    f"{path.name}: agreement id {agreement.id} is also used by "
+                    f"{paths[agreement.id].name}; no file with that id is used",
+                    hint="give each agreement its own id",
+                )
+            )
+            found.pop(agreement.id, None)
+            continue
+        found[agreement.id] = agreement
+        paths[agreement.id] = path
+    return found, broken
+
+
 def get_agreement(contracts_dir: Path, agreement_id: str) -> Agreement:
-    agreements = load_agreements(contracts_dir)
+    """One agreement by id; other agreements' broken files do not stand in its way."""
+    agreements, broken = load_agreements_leniently(contracts_dir)
     if agreement_id not in agreements:
-        raise NotFoundError(
-            f"no agreement {agreement_id!r} in {contracts_dir}",
-            hint=f"known agreements: {', '.join(sorted(agreements)) or 'none'}",
-        )
+        hint = f"known agreements: {', '.join(sorted(agreements)) or 'none'}"
+        if broken:
+            hint += f"; {len(broken)} file(s) do not load, e.g. {broken[0].message}"
+        raise NotFoundError(f"no agreement {agreement_id!r} in {contracts_dir}", hint=hint)
     return agreements[agreement_id]

@@ -3,14 +3,18 @@ files stay free of database and key access at import."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
-from hub.agreements import get_agreement, load_agreements
+from hub.agreements import Agreement, get_agreement
+from hub.agreements.loader import load_agreements_leniently
 from hub.pipeline.stage import stage_extract
 from hub.privacy.keys import open_keyring
 from hub.publication.release import publish_release
 from hub.settings import Settings
 from hub.store import make_engine
+
+log = logging.getLogger(__name__)
 
 
 def run_stage(agreement_id: str, extract_id: str) -> dict[str, object]:
@@ -30,6 +34,14 @@ def run_stage(agreement_id: str, extract_id: str) -> dict[str, object]:
     }
 
 
+def _agreements_in_use(settings: Settings) -> dict[str, Agreement]:
+    """The agreements that load; a broken file's extracts are left out of the release."""
+    agreements, broken = load_agreements_leniently(settings.contracts_dir)
+    for error in broken:
+        log.error("agreement file left out of publication: %s", error.message)
+    return agreements
+
+
 def run_publish() -> dict[str, object]:
     """Link every staged extract in force and publish a release."""
     settings = Settings()
@@ -39,7 +51,7 @@ def run_publish() -> dict[str, object]:
             settings,
             engine,
             open_keyring(settings),
-            load_agreements(settings.contracts_dir),
+            _agreements_in_use(settings),
             now=datetime.now(UTC),
         )
     finally:

@@ -27,7 +27,7 @@ from hub import audit
 from hub.accounts.users import Role
 from hub.agreements.diff import Change, diff_agreements
 from hub.agreements.lifecycle import LifecycleRecord, StatusReport
-from hub.agreements.loader import load_agreements
+from hub.agreements.loader import load_agreements_leniently
 from hub.agreements.model import Agreement, Status
 from hub.agreements.plain import describe
 from hub.agreements.risks import risk_flags
@@ -177,7 +177,7 @@ def _stored_terms(record: LifecycleRecord) -> Agreement:
 
 
 def _files(hub: Hub) -> dict[str, Agreement]:
-    return load_agreements(hub.settings.contracts_dir)
+    return load_agreements_leniently(hub.settings.contracts_dir)[0]
 
 
 def _versions(hub: Hub, agreement_id: str, files: dict[str, Agreement] | None = None) -> Versions:
@@ -335,10 +335,11 @@ def home(viewer: SignedIn) -> Response:
 def agreement_list(request: Request, viewer: SignedIn) -> Response:
     hub = hub_of(request)
     _require_reviewer(hub, viewer, "agreements")
-    files = _files(hub)
+    files, broken = load_agreements_leniently(hub.settings.contracts_dir)
     ids = sorted(set(files) | set(hub.registry.agreement_ids()))
     rows = [_row(hub, viewer, _versions(hub, agreement_id, files)) for agreement_id in ids]
-    return render(request, "agreements.html", {"rows": rows}, viewer=viewer)
+    problems = [(e.message, e.hint) for e in broken]
+    return render(request, "agreements.html", {"rows": rows, "broken": problems}, viewer=viewer)
 
 
 # -- one agreement -----------------------------------------------------------------------------

@@ -36,3 +36,21 @@ def test_agreement_dags_are_thin_and_safe(airflow_home: Path) -> None:
     police = bag.get_dag(agreement_dag_id("police-sv"))
     assert "police-sv" in (police.doc_md or "")
     assert [t.task_id for t in police.tasks] == ["extract_to_stage", "stage"]
+
+
+def test_a_broken_agreement_file_skips_only_its_own_dag(
+    airflow_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    for path in CONTRACTS.glob("*.yaml"):
+        (contracts / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = contracts / "schools.yaml"
+    broken.write_text(broken.read_text().replace("round_to: 5", "round_to: 1"))
+    monkeypatch.setenv("HUB_CONTRACTS_DIR", str(contracts))
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    assert agreement_dag_id("schools") not in bag.dag_ids
+    assert agreement_dag_id("police-sv") in bag.dag_ids

@@ -356,3 +356,22 @@ def test_describe_a_location() -> None:
     assert describe(("fields", 3, "classification")) == "fields[3].classification"
     assert describe(("linkage_keys", 0, "parts", 2)) == "linkage_keys[0].parts[2]"
     assert describe(()) == ""
+
+
+def test_one_broken_file_does_not_hide_the_others(tmp_path: Path) -> None:
+    from hub.agreements.loader import get_agreement, load_agreements_leniently
+
+    for path in CONTRACTS.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    schools = tmp_path / "schools.yaml"
+    schools.write_text(schools.read_text().replace("round_to: 5", "round_to: 1"))
+    twin = tmp_path / "zz-twin.yaml"
+    twin.write_text((CONTRACTS / "police-sv.yaml").read_text(encoding="utf-8"))
+    found, broken = load_agreements_leniently(tmp_path)
+    assert set(found) == {"ambulance-assaults", "ed-assaults", "youth-justice"}
+    assert len(broken) == 2
+    assert "schools.yaml" in broken[0].message
+    assert "is also used by police-sv.yaml" in broken[1].message
+    assert get_agreement(tmp_path, "ed-assaults").id == "ed-assaults"
+    with pytest.raises(AgreementError):
+        load_agreements(tmp_path)
