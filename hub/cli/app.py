@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -94,6 +95,88 @@ def keys_init() -> None:
 
     ring = init_keyring(_settings())
     out.print(f"keyring created at {ring.path}")
+
+
+class KeyPurpose(StrEnum):
+    PSEUDONYMISATION = "pseudonymisation"
+    RELEASE = "release"
+    LANDING = "landing"
+
+
+@keys_app.command("rotate")
+@handle_errors
+def keys_rotate(
+    purpose: Annotated[
+        KeyPurpose,
+        typer.Option(
+            help="pseudonymisation: re-key every tokens file (no raw data needed); landing: new "
+            "sealed files use the new key; release: new releases use the new key"
+        ),
+    ] = KeyPurpose.PSEUDONYMISATION,
+) -> None:
+    """Add a new key version (old ones are kept). Run it again after a crash to finish."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from hub.agreements.registry import cli_actor
+    from hub.cli.common import store
+    from hub.logs import configure_logging
+    from hub.privacy.keys import open_keyring
+    from hub.privacy.rotation import rotate_keys
+
+    settings = _settings()
+    configure_logging(settings)
+    engine = store(settings)
+    keyring = open_keyring(settings)
+    with Progress(
+        TextColumn("re-keying tokens files"), BarColumn(), MofNCompleteColumn(), console=out
+    ) as bar:
+        task = bar.add_task("rekey", total=None)
+        result = rotate_keys(
+            settings,
+            engine,
+            keyring,
+            purpose.value,
+            actor=cli_actor(),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    engine.dispose()
+    if result.resumed:
+        out.print(
+            f"finished the interrupted rotation to {purpose.value} key version {result.version}"
+        )
+    else:
+        out.print(f"{purpose.value} key rotated to version {result.version}")
+    if result.purpose == "pseudonymisation":
+        out.print(
+            f"tokens files re-keyed: {result.rekeyed}; already at version {result.version}: "
+            f"{result.skipped} ({result.seconds:.1f} s)"
+        )
+        if result.resumed:
+            out.print("run `hub keys rotate` again to add another version")
+
+
+@keys_app.command("status")
+@handle_errors
+def keys_status() -> None:
+    """Key versions per purpose (never key material), and tokens files per key version."""
+    from collections import Counter
+
+    from hub.privacy.keys import PURPOSES, open_keyring
+    from hub.privacy.rotation import token_file_version, token_files
+
+    settings = _settings()
+    keyring = open_keyring(settings)
+    for purpose in PURPOSES:
+        for version in keyring.versions(purpose):
+            key = keyring.get(purpose, version)
+            created = keyring.created_at(key) or "unknown"
+            current = " (current)" if version == keyring.current(purpose).version else ""
+            out.print(f"{key.label:<22} created {created}{current}")
+    counts = Counter(token_file_version(p) for p in token_files(settings))
+    for version, n in sorted(counts.items()):
+        out.print(f"tokens files at pseudonymisation/v{version}: {n}")
+    if len(counts) > 1:
+        out.print("[yellow]a rotation has not finished[/]: run `hub keys rotate` to finish it")
 
 
 @extract_app.command("receive")

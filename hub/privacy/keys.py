@@ -5,6 +5,10 @@ master key, which comes from ``HUB_MASTER_KEY`` (base64), ``HUB_MASTER_KEY_FILE`
 a generated file under the data directory. Production can plug in a KMS or vault by implementing
 ``MasterKeyProvider``. A missing or corrupt keyring is an error, never a reason to make new keys
 silently: new keys would break linkage with everything already pseudonymised.
+
+Keys rotate by adding a version (``Keyring.rotate``); old versions are kept, because sealed landing
+files name the version that wrapped them and pseudonymisation tokens are a chain over every
+version (``hub.privacy.rotation``).
 """
 
 from __future__ import annotations
@@ -109,15 +113,35 @@ def master_key_from_settings(settings: Settings, *, create_dev: bool = False) ->
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only, atomically."""
+    """Write a file readable by its owner only, atomically (a crash leaves the old file or the new
+    one, never a mixture)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (best effort where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -141,10 +165,17 @@ def _aad(purpose: str, version: int) -> bytes:
 class Keyring:
     """The hub's data keys for pseudonymisation, landing-zone encryption and release pseudonyms."""
 
-    def __init__(self, path: Path, master: MasterKeyProvider, keys: list[DataKey]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        master: MasterKeyProvider,
+        keys: list[DataKey],
+        created: dict[str, str] | None = None,
+    ) -> None:
         self.path = path
         self._master = master
         self._keys = keys
+        self._created = dict(created or {})  # key label -> when it was made
 
     def __repr__(self) -> str:
         return f"Keyring(path={self.path}, keys={[k.label for k in self._keys]})"
@@ -171,30 +202,46 @@ class Keyring:
                 hint="run `hub keys init` once per installation, or restore keys/keyring.json "
                 "from backup (a new keyring cannot link to data pseudonymised before)",
             )
+        corrupt = KeyringError(
+            f"the keyring at {path} is corrupt", hint="restore keys/keyring.json from backup"
+        )
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
             if doc.get("format") != KEYRING_FORMAT:
                 raise ValueError("format")
             entries = doc["keys"]
             stored_id = doc["master_key_id"]
-        except (ValueError, KeyError, TypeError):
-            raise KeyringError(
-                f"the keyring at {path} is corrupt", hint="restore keys/keyring.json from backup"
-            ) from None
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise ValueError("keys")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise corrupt from None
         if stored_id != master.key_id:
             raise KeyringError(
                 f"the keyring at {path} was made with a different master key",
                 hint="set HUB_MASTER_KEY / HUB_MASTER_KEY_FILE to the master key of this keyring",
             )
-        keys = []
+        keys: list[DataKey] = []
+        created: dict[str, str] = {}
         for entry in entries:
-            purpose, version = str(entry["purpose"]), int(entry["version"])
-            blob = base64.b64decode(entry["wrapped"])
-            keys.append(DataKey(purpose, version, master.unwrap(blob, _aad(purpose, version))))
-        return cls(path, master, keys)
+            try:
+                purpose, version = str(entry["purpose"]), int(entry["version"])
+                blob = base64.b64decode(entry["wrapped"], validate=True)
+            except (ValueError, KeyError, TypeError):
+                raise corrupt from None
+            key = DataKey(purpose, version, master.unwrap(blob, _aad(purpose, version)))
+            if any(k.label == key.label for k in keys):
+                raise KeyringError(
+                    f"the keyring at {path} holds {key.label} twice",
+                    hint="restore keys/keyring.json from backup",
+                )
+            keys.append(key)
+            if isinstance(entry.get("created_at"), str):
+                created[key.label] = entry["created_at"]
+        return cls(path, master, keys, created)
 
     def save(self) -> None:
-        created = datetime.now(UTC).isoformat(timespec="seconds")
+        """Write every key, wrapped, to the keyring file (atomically; owner-only)."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         doc = {
             "format": KEYRING_FORMAT,
             "master_key_id": self._master.key_id,
@@ -202,12 +249,12 @@ class Keyring:
                 {
                     "purpose": k.purpose,
                     "version": k.version,
-                    "created_at": created,
+                    "created_at": self._created.setdefault(k.label, now),
                     "wrapped": base64.b64encode(
                         self._master.wrap(k.secret, _aad(k.purpose, k.version))
                     ).decode(),
                 }
-                for k in self._keys
+                for k in sorted(self._keys, key=lambda k: (k.purpose, k.version))
             ],
         }
         _write_private(self.path, json.dumps(doc, indent=2).encode() + b"\n")
@@ -225,8 +272,49 @@ class Keyring:
                 return key
         raise KeyringError(
             f"the keyring has no {purpose} key version {version}",
-            hint="the data was sealed with a key this keyring lacks; restore the keyring",
+            hint="the data was sealed or pseudonymised with a key this keyring lacks; restore "
+            "keys/keyring.json from a backup made after that version was added",
         )
+
+    def versions(self, purpose: str) -> list[int]:
+        """The versions held for ``purpose``, oldest first."""
+        return sorted(k.version for k in self._keys if k.purpose == purpose)
+
+    def created_at(self, key: DataKey) -> str | None:
+        """When a key version was made (ISO 8601, UTC), if the keyring recorded it."""
+        return self._created.get(key.label)
+
+    def chain(self, purpose: str, upto: int | None = None) -> list[DataKey]:
+        """Versions 1..``upto`` (default: the current one) in order: the keys a pseudonymisation
+        token is hashed under, one after another. A missing version is an error."""
+        last = self.current(purpose).version if upto is None else upto
+        return [self.get(purpose, version) for version in range(1, last + 1)]
+
+    def rotate(self, purpose: str) -> DataKey:
+        """Add version n+1 of the key for ``purpose`` and save the keyring; older versions stay.
+
+        Refuses when the keyring file changed since this keyring was loaded (another process
+        rotated): saving would drop the version it added.
+        """
+        if purpose not in PURPOSES:
+            raise KeyringError(
+                f"unknown key purpose {purpose!r}", hint=f"purposes are {', '.join(PURPOSES)}"
+            )
+        on_disk = Keyring.load(self.path.parent, self._master)
+        if sorted(k.label for k in on_disk._keys) != sorted(k.label for k in self._keys):
+            raise KeyringError(
+                f"the keyring at {self.path} changed since it was loaded",
+                hint="another process rotated a key; load the keyring again and retry",
+            )
+        key = DataKey(purpose, self.current(purpose).version + 1, secrets.token_bytes(32))
+        self._keys.append(key)
+        try:
+            self.save()
+        except BaseException:
+            self._keys.remove(key)
+            self._created.pop(key.label, None)
+            raise
+        return key
 
 
 def open_keyring(settings: Settings) -> Keyring:

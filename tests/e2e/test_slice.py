@@ -17,7 +17,14 @@ from hub.pipeline.airflow_env import airflow_environment
 from hub.pipeline.tasks import run_stage
 from hub.privacy.keys import open_keyring
 from hub.settings import Settings
-from tests.privacy_canary import load_identifiers, scan
+from tests.privacy_canary import (
+    key_needles,
+    load_identifiers,
+    load_key_material,
+    master_key_path,
+    scan,
+    scan_for_keys,
+)
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 ROWS = 3000
@@ -104,6 +111,77 @@ def test_the_canary_can_fail(demo: tuple[Settings, DemoResult], tmp_path: Path) 
     leak.write_text(f"processing row for {people.column('nhs_number').drop_null()[0]}\n")
     ids = load_identifiers(settings.data_dir / "partners" / "ground_truth" / "people.parquet")
     assert scan([leak], ids) == [f"{leak}: identifier text"]
+
+
+def _key_scan_roots(settings: Settings, airflow_home: Path) -> list[Path]:
+    """Everything the slice wrote: the data directory (zones, metadata DB, logs, the demo's Airflow
+    folder), the key folder, the master key's folder and the session's Airflow home."""
+    roots = [
+        settings.data_dir,
+        settings.key_dir,
+        master_key_path(settings).parent,
+        settings.log_dir,
+        settings.airflow_dir,
+        settings.data_dir / "hub.db",
+        airflow_home,
+    ]
+    return [r for r in roots if r.exists()]
+
+
+def test_key_canary_finds_no_key_material(
+    demo: tuple[Settings, DemoResult], airflow_home: Path
+) -> None:
+    settings, _ = demo
+    material = load_key_material(settings)
+    assert "master key" in material.names and "data key pseudonymisation/v1" in material.names
+    assert any(" subkey nhs_number" in n for n in material.names)
+    assert any(n.startswith("release:rel-") for n in material.names)
+    roots = _key_scan_roots(settings, airflow_home)
+    assert settings.data_dir / "hub.db" in roots and (settings.key_dir / "keyring.json").exists()
+    assert scan_for_keys(roots, material, exclude=[master_key_path(settings)]) == []
+
+
+def test_the_key_canary_can_fail(demo: tuple[Settings, DemoResult], tmp_path: Path) -> None:
+    import base64
+
+    import pyarrow as pa
+
+    settings, _ = demo
+    material = load_key_material(settings)
+    keyring = open_keyring(settings)
+    landing = keyring.current("landing").secret
+    master = base64.b64decode(master_key_path(settings).read_text().strip())
+    from hub.privacy.tokens import domain_subkey
+
+    subkey = domain_subkey(keyring.current("pseudonymisation"), "nhs_number")
+    release = keyring.current("release").secret
+    (tmp_path / "hub.log").write_text(f"INFO rekeying with {subkey.hex().upper()}\n")
+    (tmp_path / "manifest.json").write_text(json.dumps({"k": base64.b64encode(master).decode()}))
+    (tmp_path / "blob.bin").write_bytes(b"\x00header" + landing + b"trailer")
+    (tmp_path / "wrapped.txt").write_text(base64.urlsafe_b64encode(b"ab" + release).decode())
+    pq.write_table(
+        pa.table({"x": [1]}).replace_schema_metadata({"k": landing.hex()}),
+        tmp_path / "meta.parquet",
+    )
+    pq.write_table(
+        pa.table({"note": [f"key={base64.b64encode(release).decode()}"] * 50}),
+        tmp_path / "cell.parquet",
+        compression="zstd",
+    )
+    (tmp_path / "repr.log").write_text(f"DataKey secret={subkey!r}\n")
+    found = scan_for_keys([tmp_path], material)
+    assert found == [
+        f"{tmp_path / 'blob.bin'}: data key landing/v1 as raw bytes",
+        f"{tmp_path / 'cell.parquet'}: data key release/v1 as base64",
+        f"{tmp_path / 'hub.log'}: pseudonymisation/v1 subkey nhs_number as hex",
+        f"{tmp_path / 'manifest.json'}: master key as base64",
+        f"{tmp_path / 'meta.parquet'}: data key landing/v1 as hex",
+        f"{tmp_path / 'repr.log'}: pseudonymisation/v1 subkey nhs_number as bytes repr",
+        f"{tmp_path / 'wrapped.txt'}: data key release/v1 as base64",
+    ]
+    for finding in found:  # findings name the key, never show it
+        for needle in key_needles("x", landing) + key_needles("x", release):
+            assert needle.pattern.decode("latin-1") not in finding
 
 
 def test_restaging_an_extract_is_byte_identical(demo: tuple[Settings, DemoResult]) -> None:

@@ -1,17 +1,35 @@
-"""The keyring: envelope encryption, clear errors, no secret in repr or on disk unwrapped."""
+"""The keyring: envelope encryption, clear errors, no secret in repr or on disk unwrapped; rotation:
+versions added and kept, tokens re-keyed to what the whole chain gives, clear errors."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import Engine
 
-from hub.errors import KeyringError
-from hub.privacy.keys import LocalMasterKey, init_keyring, open_keyring
+from hub.agreements import get_agreement
+from hub.errors import IntegrityError, KeyringError
+from hub.privacy.keys import DataKey, LocalMasterKey, init_keyring, open_keyring
+from hub.privacy.rotation import (
+    DOMAIN_META,
+    KEY_VERSION_META,
+    require_current_tokens,
+    rotate_keys,
+    rotation_lock,
+    token_file_version,
+    token_table,
+)
+from hub.privacy.sealed import open_unsealed, seal
+from hub.privacy.tokens import keyed_hash, keyed_hash_chain
 from hub.settings import Settings
+from hub.store import make_engine, upgrade
 from tests.conftest import make_settings
 
 
@@ -91,3 +109,202 @@ def test_production_refuses_a_missing_master_key(
     monkeypatch.delenv("HUB_MASTER_KEY_FILE", raising=False)
     with pytest.raises(ValueError, match="HUB_MASTER_KEY"):
         Settings(env="production", data_dir=tmp_path, database_url="postgresql://x/y")
+
+
+# --- rotation -----------------------------------------------------------------------------------
+
+
+def test_rotation_adds_a_version_and_keeps_the_old_ones(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    path = settings.key_dir / "keyring.json"
+    first = json.loads(path.read_text())["keys"]
+    v1 = ring.current("pseudonymisation")
+    v2 = ring.rotate("pseudonymisation")
+    assert (v2.purpose, v2.version) == ("pseudonymisation", 2) and v2.secret != v1.secret
+    again = open_keyring(settings)
+    assert again.versions("pseudonymisation") == [1, 2]
+    assert again.versions("landing") == again.versions("release") == [1]
+    assert again.current("pseudonymisation").secret == v2.secret
+    assert again.get("pseudonymisation", 1).secret == v1.secret
+    assert [k.label for k in again.chain("pseudonymisation")] == [
+        "pseudonymisation/v1",
+        "pseudonymisation/v2",
+    ]
+    stored = json.loads(path.read_text())["keys"]
+    created = {(k["purpose"], k["version"]): k["created_at"] for k in stored}
+    assert all(created[(k["purpose"], k["version"])] == k["created_at"] for k in first)
+    assert again.created_at(v2) == created[("pseudonymisation", 2)]
+    raw = path.read_bytes()
+    assert v2.secret not in raw and v2.secret.hex().encode() not in raw
+    assert base64.b64encode(v2.secret) not in raw
+    assert path.stat().st_mode & 0o077 == 0
+    assert sorted(p.name for p in settings.key_dir.iterdir()) == ["keyring.json"]  # no temp file
+
+
+def test_rotation_refuses_an_unknown_purpose(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    with pytest.raises(KeyringError, match="unknown key purpose"):
+        ring.rotate("everything")
+
+
+def test_rotation_refuses_a_keyring_changed_on_disk(settings: Settings) -> None:
+    init_keyring(settings)
+    one, two = open_keyring(settings), open_keyring(settings)
+    one.rotate("landing")
+    with pytest.raises(KeyringError, match="changed since it was loaded"):
+        two.rotate("landing")
+    assert open_keyring(settings).versions("landing") == [1, 2]  # the first rotation survives
+
+
+def test_a_version_missing_from_the_chain_is_a_clear_error(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    ring.rotate("pseudonymisation")
+    path = settings.key_dir / "keyring.json"
+    doc = json.loads(path.read_text())
+    doc["keys"] = [
+        k for k in doc["keys"] if (k["purpose"], k["version"]) != ("pseudonymisation", 1)
+    ]
+    path.write_text(json.dumps(doc))
+    damaged = open_keyring(settings)
+    assert damaged.current("pseudonymisation").version == 2
+    with pytest.raises(KeyringError, match="no pseudonymisation key version 1"):
+        damaged.chain("pseudonymisation")
+
+
+def test_a_keyring_holding_a_version_twice_is_refused(settings: Settings) -> None:
+    init_keyring(settings)
+    path = settings.key_dir / "keyring.json"
+    doc = json.loads(path.read_text())
+    doc["keys"].append(doc["keys"][0])
+    path.write_text(json.dumps(doc))
+    with pytest.raises(KeyringError, match="twice"):
+        open_keyring(settings)
+
+
+def test_landing_rotation_keeps_old_sealed_files_readable(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    old = settings.zone("landing") / "a" / "old.sealed"
+    seal(io.BytesIO(b"before rotation"), old, ring, context="a:1")
+    ring.rotate("landing")
+    new = settings.zone("landing") / "a" / "new.sealed"
+    seal(io.BytesIO(b"after rotation"), new, ring, context="a:1")
+    ring = open_keyring(settings)
+    assert open_unsealed(old, ring).read() == b"before rotation"
+    assert open_unsealed(new, ring).read() == b"after rotation"
+    assert b'"kek_version": 2' in new.read_bytes()[:4096]
+    assert b'"kek_version": 1' in old.read_bytes()[:4096]
+
+
+VALUES = pa.array(["9434765919", None, "4010232137", "9434765919"])
+
+
+def _tokens_file(settings: Settings, keys: list[DataKey], extract: str = "ext-a") -> Path:
+    path = settings.zone("linkage") / "police-sv" / extract / "tokens.parquet"
+    path.parent.mkdir(parents=True)
+    table = token_table(
+        {
+            "record": pa.array([1, 2, 3, 4], pa.int64()),
+            "tok_nhs_number": keyed_hash_chain(VALUES, keys, "nhs_number"),
+        },
+        {"tok_nhs_number": "nhs_number"},
+        keys[-1].version,
+    )
+    pq.write_table(table, path)
+    return path
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.metadata_url)
+    upgrade(engine)
+    return engine
+
+
+def test_rotating_tokens_equals_hashing_with_the_whole_chain(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    path = _tokens_file(settings, ring.chain("pseudonymisation"))
+    engine = _engine(settings)
+    for version in (2, 3):
+        result = rotate_keys(settings, engine, ring, actor="test")
+        assert (result.version, result.rekeyed, result.skipped) == (version, 1, 0)
+        chain = ring.chain("pseudonymisation")
+        assert [k.version for k in chain] == list(range(1, version + 1))
+        table = pq.read_table(path)
+        assert (
+            table.column("tok_nhs_number")
+            .combine_chunks()
+            .equals(keyed_hash_chain(VALUES, chain, "nhs_number"))
+        )
+        assert table.schema.metadata[KEY_VERSION_META] == str(version).encode()
+        assert table.column("tok_nhs_number")[1].as_py() is None  # nulls stay null
+    engine.dispose()
+
+
+def test_a_legacy_tokens_file_takes_its_domains_from_the_agreement(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    agreement = get_agreement(settings.contracts_dir, "police-sv")
+    v1 = ring.current("pseudonymisation")
+    local = f"local_person_id:{agreement.provider}"
+    composite = "composite:forename_initial+surname+date_of_birth+sex"
+    columns = {
+        "tok_local_person_id": keyed_hash(VALUES, v1, local),
+        "tok_key_initial_surname_dob_sex": keyed_hash(VALUES, v1, composite),
+    }
+    path = settings.zone("linkage") / "police-sv" / "ext-old" / "tokens.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"record": pa.array([1, 2, 3, 4]), **columns}), path)
+    assert token_file_version(path) == 1  # staged before versions were recorded
+    engine = _engine(settings)
+    rotate_keys(settings, engine, ring, actor="test")
+    v2 = ring.current("pseudonymisation")
+    table = pq.read_table(path)
+    assert (
+        table.column("tok_local_person_id")
+        .combine_chunks()
+        .equals(keyed_hash_chain(VALUES, [v1, v2], local))
+    )
+    assert (
+        table.column("tok_key_initial_surname_dob_sex")
+        .combine_chunks()
+        .equals(keyed_hash_chain(VALUES, [v1, v2], composite))
+    )
+    assert table.schema.field("tok_local_person_id").metadata[DOMAIN_META] == local.encode()
+    # A legacy column no agreement explains is refused before any key is added.
+    odd = settings.zone("linkage") / "police-sv" / "ext-odd" / "tokens.parquet"
+    odd.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"tok_key_gone": keyed_hash(VALUES, v1, "x")}), odd)
+    with pytest.raises(KeyringError, match="tok_key_gone") as raised:
+        rotate_keys(settings, engine, open_keyring(settings), actor="test")
+    assert str(odd) in raised.value.message
+    assert open_keyring(settings).versions("pseudonymisation") == [1, 2]
+    engine.dispose()
+
+
+def test_an_unreadable_key_version_is_named(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    path = _tokens_file(settings, ring.chain("pseudonymisation"))
+    table = pq.read_table(path)
+    pq.write_table(table.replace_schema_metadata({KEY_VERSION_META: b"two"}), path)
+    with pytest.raises(IntegrityError, match="unreadable key version") as raised:
+        token_file_version(path)
+    assert str(path) in raised.value.message
+
+
+def test_publication_refuses_tokens_at_different_versions(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    old = _tokens_file(settings, ring.chain("pseudonymisation"), "ext-a")
+    ring.rotate("pseudonymisation")
+    new = _tokens_file(settings, ring.chain("pseudonymisation"), "ext-b")
+    assert require_current_tokens([new], ring) == 2
+    with pytest.raises(KeyringError, match="different key versions") as raised:
+        require_current_tokens([old, new], ring)
+    assert str(old) in raised.value.message
+    assert "hub keys rotate" in (raised.value.hint or "")
+
+
+def test_a_second_rotation_at_once_is_refused(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    engine = _engine(settings)
+    with rotation_lock(settings), pytest.raises(KeyringError, match="another key rotation"):
+        rotate_keys(settings, engine, ring, actor="test")
+    assert open_keyring(settings).versions("pseudonymisation") == [1]
+    engine.dispose()

@@ -1,0 +1,378 @@
+"""Key rotation without raw data.
+
+Pseudonymisation tokens form a chain over every key version: version 1 is
+``HMAC(subkey_1(domain), value)`` and version n+1 is ``HMAC(subkey_{n+1}(domain), token_n)``.
+Rotating adds key version n+1 to the keyring and re-keys every
+``linkage/<agreement>/<extract>/tokens.parquet`` one step, from the tokens alone; extracts staged
+afterwards hash with the whole chain (``hub.privacy.tokens.keyed_hash_chain``), so their tokens
+equal the re-keyed ones and people keep linking across old and new data.
+
+What a tokens file records about itself (Arrow schema metadata, which Parquet keeps):
+
+- ``svd-hub:key_version`` (file level): the pseudonymisation key version its tokens are at;
+- ``svd-hub:domain`` (on each token column): the token domain the column was hashed in.
+
+Files written before these were recorded are at version 1 (rotation did not exist then); the
+domains of their columns are derived from the agreement, as staging derived them.
+
+Each file is rewritten under a temporary name and renamed into place, and files already at the
+target version are skipped, so running the rotation again after a crash finishes the job instead of
+adding another version. Publication refuses tokens files at different versions
+(``require_current_tokens``). Landing and release keys rotate by adding a version only: sealed files
+name the version that wrapped them and old versions stay in the keyring.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Engine
+
+from hub import audit
+from hub.errors import HubError, IntegrityError, KeyringError
+from hub.privacy.keys import PURPOSES, DataKey, Keyring, fsync_dir
+from hub.privacy.tokens import rekey
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PSEUDONYMISATION = "pseudonymisation"
+KEY_VERSION_META = b"svd-hub:key_version"
+DOMAIN_META = b"svd-hub:domain"
+TOKENS_FILE = "tokens.parquet"
+_LOCK_FILE = ".key-rotation.lock"
+_REKEY_TMP = f".{TOKENS_FILE}.rekey-"
+ROTATE_HINT = "a key rotation has not finished; run `hub keys rotate` to finish it"
+
+
+def composite_domain(parts: Sequence[str]) -> str:
+    """The token domain of a composite linkage key made of ``parts``."""
+    return "composite:" + "+".join(parts)
+
+
+def token_table(columns: dict[str, pa.Array], domains: dict[str, str], version: int) -> pa.Table:
+    """A tokens table stamped with its key version and each token column's domain."""
+    fields = [
+        pa.field(
+            name,
+            array.type,
+            metadata={DOMAIN_META: domains[name].encode()} if name in domains else None,
+        )
+        for name, array in columns.items()
+    ]
+    schema = pa.schema(fields, metadata={KEY_VERSION_META: str(version).encode()})
+    return pa.Table.from_arrays(list(columns.values()), schema=schema)
+
+
+def _version_of(schema: pa.Schema, path: Path) -> int:
+    raw = (schema.metadata or {}).get(KEY_VERSION_META)
+    if raw is None:
+        return 1  # written before versions were recorded, when only version 1 existed
+    try:
+        version = int(raw.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        version = 0
+    if version < 1:
+        raise IntegrityError(
+            f"tokens file {path} records an unreadable key version",
+            hint="restore the file from backup or stage its extract again",
+        )
+    return version
+
+
+def token_file_version(path: Path) -> int:
+    """The pseudonymisation key version the tokens in ``path`` are at."""
+    return _version_of(pq.read_schema(path), path)
+
+
+def token_files(settings: Settings) -> list[Path]:
+    """Every ``linkage/<agreement>/<extract>/tokens.parquet``, in a stable order (temporary and
+    half-replaced folders of a staging run in progress are not files of the zone yet)."""
+    root = settings.zone("linkage")
+    if not root.is_dir():
+        return []
+    found = []
+    for agreement_dir in sorted(root.iterdir()):
+        if agreement_dir.name.startswith(".") or not agreement_dir.is_dir():
+            continue
+        for extract_dir in sorted(agreement_dir.iterdir()):
+            path = extract_dir / TOKENS_FILE
+            if not extract_dir.name.startswith(".") and path.is_file():
+                found.append(path)
+    return found
+
+
+@dataclass(frozen=True)
+class TokenFile:
+    """One tokens file: where it is, its key version and the domain of each token column."""
+
+    path: Path
+    version: int
+    domains: dict[str, str]
+
+
+def _legacy_domains(settings: Settings, path: Path, names: list[str]) -> dict[str, str]:
+    """Domains of a file staged before they were recorded: derived from its agreement."""
+    from hub.agreements import get_agreement
+    from hub.agreements.model import IdentifierType
+    from hub.pipeline.identifiers import composite_column, token_column, token_domain
+
+    agreement = get_agreement(settings.contracts_dir, path.parent.parent.name)
+    known = {token_column(kind): token_domain(kind, agreement) for kind in IdentifierType}
+    known.update(
+        {composite_column(k.name): composite_domain(k.parts) for k in agreement.linkage_keys}
+    )
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise KeyringError(
+            f"tokens file {path} has column(s) {', '.join(missing)} whose token domain is not "
+            "recorded and not derivable from its agreement",
+            hint="restore the agreement version the extract was staged under",
+        )
+    return {n: known[n] for n in names}
+
+
+def inspect_token_file(settings: Settings, path: Path) -> TokenFile:
+    """Read a tokens file's key version and column domains (its schema only, not its rows)."""
+    schema = pq.read_schema(path)
+    domains: dict[str, str] = {}
+    unrecorded: list[str] = []
+    for field in schema:
+        domain = (field.metadata or {}).get(DOMAIN_META)
+        if domain is not None:
+            domains[field.name] = domain.decode()
+        elif field.name.startswith("tok_"):
+            unrecorded.append(field.name)
+    if unrecorded:
+        domains.update(_legacy_domains(settings, path, unrecorded))
+    return TokenFile(path, _version_of(schema, path), domains)
+
+
+def _stamped_schema(schema: pa.Schema, domains: dict[str, str], version: int) -> pa.Schema:
+    fields = [
+        f.with_metadata({**(f.metadata or {}), DOMAIN_META: domains[f.name].encode()})
+        if f.name in domains
+        else f
+        for f in schema
+    ]
+    metadata = {**(schema.metadata or {}), KEY_VERSION_META: str(version).encode()}
+    return pa.schema(fields, metadata=metadata)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def rekey_token_file(item: TokenFile, key: DataKey) -> None:
+    """Re-key every token column of one file a step, to ``key``'s version: written row group by
+    row group under a temporary name, then renamed over the old file."""
+    if item.version != key.version - 1:
+        raise KeyringError(
+            f"tokens file {item.path} is at key version {item.version}, not {key.version - 1}"
+        )
+    tmp = item.path.with_name(f"{_REKEY_TMP}{os.getpid()}.tmp")
+    try:
+        with pq.ParquetFile(item.path) as source:
+            schema = _stamped_schema(source.schema_arrow, item.domains, key.version)
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                for group in range(source.num_row_groups):
+                    table = source.read_row_group(group)
+                    columns = [
+                        rekey(column, key, item.domains[field.name])
+                        if field.name in item.domains
+                        else column
+                        for field, column in zip(
+                            schema,
+                            (table.column(n).combine_chunks() for n in schema.names),
+                            strict=True,
+                        )
+                    ]
+                    writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+        _fsync(tmp)
+        tmp.replace(item.path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(item.path.parent)
+
+
+def require_current_tokens(paths: Sequence[Path], keyring: Keyring) -> int:
+    """The pseudonymisation key version shared by every tokens file in ``paths``: the keyring's
+    current one. Files at different versions do not link, so anything else is an error."""
+    current = keyring.current(PSEUDONYMISATION).version
+    versions = {path: token_file_version(path) for path in paths}
+    ahead = sorted(p for p, v in versions.items() if v > current)
+    if ahead:
+        raise KeyringError(
+            f"tokens file {ahead[0]} is at pseudonymisation key version {versions[ahead[0]]}, "
+            f"which the keyring lacks (its newest is version {current})",
+            hint="restore keys/keyring.json from a backup made after that rotation",
+        )
+    behind = sorted(p for p, v in versions.items() if v < current)
+    if behind:
+        raise KeyringError(
+            f"cannot link tokens files at different key versions: {len(behind)} of "
+            f"{len(paths)} are below pseudonymisation key version {current} (first: "
+            f"{behind[0]} at version {versions[behind[0]]})",
+            hint=ROTATE_HINT + ", then publish again",
+        )
+    return current
+
+
+@contextmanager
+def rotation_lock(settings: Settings) -> Iterator[None]:
+    """One rotation at a time per data directory (released by the OS if the process dies, so a
+    crashed rotation never blocks the run that finishes it)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(settings.data_dir / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise KeyringError(
+                "another key rotation is running on this data directory",
+                hint="wait for it to finish, then run `hub keys rotate` again if needed",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    """What one run of ``rotate_keys`` did (counts and versions only)."""
+
+    purpose: str
+    version: int  # the key version now current for the purpose
+    rekeyed: int  # tokens files re-keyed by this run
+    skipped: int  # tokens files already at ``version``
+    resumed: bool  # finished an interrupted rotation instead of adding a version
+    seconds: float
+
+
+def _plan(settings: Settings, keyring: Keyring) -> tuple[int, bool, list[TokenFile]]:
+    """The target version, whether it is an interrupted rotation, and every tokens file; any file
+    the rotation cannot bring to the target is an error before anything changes."""
+    current = keyring.chain(PSEUDONYMISATION)[-1].version  # every version 1..n must be there
+    files = [inspect_token_file(settings, path) for path in token_files(settings)]
+    for item in files:
+        if item.version > current:
+            raise KeyringError(
+                f"tokens file {item.path} is at pseudonymisation key version {item.version}, "
+                f"which the keyring lacks (its newest is version {current})",
+                hint="restore keys/keyring.json from a backup made after that rotation",
+            )
+    resumed = any(item.version < current for item in files)
+    target = current if resumed else current + 1
+    for item in files:
+        if item.version not in (target - 1, target):
+            raise KeyringError(
+                f"tokens file {item.path} is at pseudonymisation key version {item.version}; "
+                f"a rotation to version {target} expects version {target - 1} or {target}",
+                hint="the file was restored from an older backup or written by another "
+                "installation; restore it from a backup at one of those versions, or stage "
+                "its extract again",
+            )
+    return target, resumed, files
+
+
+def rotate_keys(
+    settings: Settings,
+    engine: Engine,
+    keyring: Keyring,
+    purpose: str = PSEUDONYMISATION,
+    *,
+    actor: str = "system",
+    progress: Callable[[int, int], None] | None = None,
+) -> RotationResult:
+    """Rotate the key for ``purpose``; for pseudonymisation, re-key every tokens file too.
+
+    When an earlier pseudonymisation rotation did not finish (some files still at the previous
+    version), this run finishes it rather than adding another version. ``progress`` is called
+    with (files done, files to do).
+    """
+    if purpose not in PURPOSES:
+        raise KeyringError(
+            f"unknown key purpose {purpose!r}", hint=f"purposes are {', '.join(PURPOSES)}"
+        )
+    started = time.perf_counter()
+    with rotation_lock(settings):
+        if purpose != PSEUDONYMISATION:
+            key = keyring.rotate(purpose)
+            result = RotationResult(purpose, key.version, 0, 0, False, 0.0)
+        else:
+            result = _rotate_tokens(settings, engine, keyring, actor, progress)
+        result = replace(result, seconds=time.perf_counter() - started)
+        audit.record(
+            engine,
+            actor=actor,
+            action="keys.rotated",
+            subject=f"keys:{purpose}",
+            detail={
+                "version": result.version,
+                "files": result.rekeyed,
+                "skipped": result.skipped,
+                "resumed": result.resumed,
+            },
+        )
+    log.info(
+        "rotated the %s key to version %d: %d tokens files re-keyed, %d already there%s",
+        purpose,
+        result.version,
+        result.rekeyed,
+        result.skipped,
+        " (finished an interrupted rotation)" if result.resumed else "",
+    )
+    return result
+
+
+def _rotate_tokens(
+    settings: Settings,
+    engine: Engine,
+    keyring: Keyring,
+    actor: str,
+    progress: Callable[[int, int], None] | None,
+) -> RotationResult:
+    target, resumed, files = _plan(settings, keyring)
+    if resumed:
+        key = keyring.get(PSEUDONYMISATION, target)
+        log.warning("finishing an interrupted rotation to pseudonymisation key %d", target)
+    else:
+        key = keyring.rotate(PSEUDONYMISATION)
+        audit.record(
+            engine,
+            actor=actor,
+            action="keys.added",
+            subject=f"keys:{PSEUDONYMISATION}",
+            detail={"version": key.version, "files_to_rekey": len(files)},
+        )
+    for stale in settings.zone("linkage").glob(f"*/*/{_REKEY_TMP}*"):
+        stale.unlink(missing_ok=True)  # left by a crashed run; the lock says none is running
+    todo = [item for item in files if item.version == target - 1]
+    for done, item in enumerate(todo, start=1):
+        try:
+            rekey_token_file(item, key)
+        except HubError:
+            raise
+        except (OSError, pa.ArrowException) as exc:
+            raise IntegrityError(
+                f"re-keying tokens file {item.path} failed ({type(exc).__name__})",
+                hint="fix the cause, then run `hub keys rotate` again to finish the rotation",
+            ) from None
+        log.debug("re-keyed %s to pseudonymisation key version %d", item.path, target)
+        if progress is not None:
+            progress(done, len(todo))
+    return RotationResult(PSEUDONYMISATION, target, len(todo), len(files) - len(todo), resumed, 0)
