@@ -22,12 +22,14 @@ from hub.agreements.model import (
     CrossFieldRule,
     FieldSpec,
     LinkageKey,
+    LongitudinalProject,
     OutputAccess,
     Party,
     Retention,
     Treatment,
 )
 from hub.agreements.plain import (
+    AGE_BAND_RULES,
     CLASSIFICATION_WORDS,
     MUST_BE_WORDS,
     ROLE_WORDS,
@@ -37,9 +39,16 @@ from hub.agreements.plain import (
     field_quality_words,
     hours_words,
     linkage_part_words,
+    project_until,
+    purpose_phrase,
     schedule_words,
     treatment_label,
     treatment_words,
+)
+from hub.privacy.generalise import (
+    DEFAULT_AGE_BAND_LOWER_BOUNDS,
+    bands_from_lower_bounds,
+    bands_words,
 )
 
 Kind = Literal["added", "removed", "changed"]
@@ -74,6 +83,7 @@ AREAS: Final[dict[str, str]] = {
     "retention": "retention",
     "onward_sharing": "onward sharing",
     "output_access": "output access",
+    "longitudinal_projects": "longitudinal projects",
     "disclosure": "disclosure",
     "publication": "publication",
     "change_note": "change note",
@@ -195,6 +205,32 @@ _FIELD_WORDS: Final[dict[str, tuple[Callable[[FieldSpec, FieldSpec], str], bool]
 }
 
 
+def _bands(lower: tuple[int, ...]) -> tuple[str, tuple[int, ...] | None]:
+    """Age bands in words, with the lower bounds they stand for (None when not valid)."""
+    try:
+        words = bands_words(bands_from_lower_bounds(lower))
+    except ValueError:
+        return "bands starting at " + ", ".join(str(b) for b in lower) + " (not valid)", None
+    if not lower:
+        return f"{words} (the hub's default)", DEFAULT_AGE_BAND_LOWER_BOUNDS
+    return words, tuple(lower)
+
+
+def _age_bands(old: FieldSpec, new: FieldSpec, out: _Changes) -> None:
+    """New age bands are significant unless each is a union of old ones (coarser or the same):
+    a bound that was not there before splits a band and shows more about a person's age."""
+    if not new.age_bands and new.rule not in AGE_BAND_RULES:
+        return  # the rule no longer gives an age band; its change says so
+    (a, a_bounds), (b, b_bounds) = _bands(old.age_bands), _bands(new.age_bands)
+    head = f"field {new.name}: age bands"
+    coarser = a_bounds is not None and b_bounds is not None and set(b_bounds) <= set(a_bounds)
+    same = a_bounds is not None and a_bounds == b_bounds
+    out.changed(
+        f"{head} {a} {_ARROW} {b}" + (" (the same bands)" if same else ""),
+        significant=not coarser,
+    )
+
+
 def _field_attrs(old: FieldSpec, new: FieldSpec, out: _Changes, quality: _Changes) -> None:
     head = f"field {new.name}"
     for attr in FieldSpec.model_fields:
@@ -207,6 +243,8 @@ def _field_attrs(old: FieldSpec, new: FieldSpec, out: _Changes, quality: _Change
             continue  # the treatment's change names the rule; the rest follows from it
         if attr == "justification":
             out.optional_text(f"{head}: justification", a, b, significant=True)
+        elif attr == "age_bands":
+            _age_bands(old, new, out)
         elif attr == "quality":
             _field_quality(old, new, quality)
         elif attr in _FIELD_WORDS:
@@ -477,6 +515,54 @@ def _who(access: OutputAccess) -> str:
     return access.who
 
 
+def _project_words(project: LongitudinalProject, agreement: Agreement) -> str:
+    until = project_until(project, agreement).isoformat()
+    return f"until {until}, for {purpose_phrase(project.purpose)}"
+
+
+def _longitudinal_projects(old: Agreement, new: Agreement, out: _Changes) -> list[Change]:
+    """A project added, or one that runs longer, lets analysts follow people across more
+    releases: significant. One removed or ending sooner is not."""
+    before = _keyed(old.longitudinal_projects, _project_name)
+    after = _keyed(new.longitudinal_projects, _project_name)
+    for name, project in after.items():
+        if name not in before:
+            out.add(
+                "added",
+                f"adds longitudinal project {name}: analysts may follow the same people across "
+                f"releases {_project_words(project, new)}",
+                significant=True,
+            )
+    for name in before:
+        if name not in after:
+            out.add("removed", f"removes longitudinal project {name}", significant=False)
+    for name, b in after.items():
+        a = before.get(name)
+        if a is None:
+            continue
+        if a.purpose != b.purpose:
+            out.changed(f"longitudinal project {name}: purpose reworded", significant=True)
+        x, y = project_until(a, old), project_until(b, new)
+        if x != y:
+            out.changed(
+                f"longitudinal project {name}: until {x.isoformat()} {_ARROW} {y.isoformat()}",
+                significant=y > x,
+            )
+        elif a.until != b.until:
+            out.changed(
+                f"longitudinal project {name}: end date {fmt(a.until)} {_ARROW} {fmt(b.until)} "
+                f"(still {y.isoformat()})",
+                significant=False,
+            )
+    if [n for n in before if n in after] != [n for n in after if n in before]:
+        out.changed("longitudinal projects reordered", significant=False)
+    return out.items
+
+
+def _project_name(project: LongitudinalProject) -> str:
+    return project.name
+
+
 def _disclosure(old: Agreement, new: Agreement, out: _Changes) -> list[Change]:
     a, b = old.disclosure, new.disclosure
     for attr in type(b).model_fields:
@@ -567,6 +653,7 @@ _DIFFERS: Final[dict[str, _Differ]] = {
     "retention": _retention,
     "onward_sharing": _text("onward sharing", "onward_sharing", significant=True, show=True),
     "output_access": _output_access,
+    "longitudinal_projects": _longitudinal_projects,
     "disclosure": _disclosure,
     "publication": _publication,
     "change_note": _change_note,

@@ -162,6 +162,7 @@ class FieldSpec(_Strict):
     formats: tuple[str, ...] = ()  # accepted strptime formats for date/datetime/time fields
     justification: str | None = None  # why free text or special category data is kept
     quality: FieldQuality | None = None
+    age_bands: tuple[int, ...] = ()  # lower bounds of the age bands (default: the partnership's)
 
     @model_validator(mode="after")
     def _treatment_is_complete(self) -> FieldSpec:
@@ -206,6 +207,17 @@ class Disclosure(_Strict):
 
     suppress_at_or_below: int = HUB_SUPPRESS_AT_OR_BELOW
     round_to: int = HUB_ROUND_TO
+
+
+class LongitudinalProject(_Strict):
+    """A named project whose analysts may follow the same people from one release to the next.
+
+    Without one, person keys are derived afresh for every release, so releases cannot be joined.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    purpose: str
+    until: date | None = None  # the project's approval ends (default: the agreement's validity)
 
 
 class OutputAccess(_Strict):
@@ -262,6 +274,7 @@ class Agreement(_Strict):
     retention: Retention
     onward_sharing: str
     output_access: tuple[OutputAccess, ...]
+    longitudinal_projects: tuple[LongitudinalProject, ...] = ()
     disclosure: Disclosure = Disclosure()
     publication: Publication
     change_note: str | None = None  # what this version changes, in the author's words

@@ -15,6 +15,10 @@ Mappings chosen here:
   submitted) -> draft, since what it says is not what was signed. The hub's own status is kept
   as the custom property ``hubStatus``, so a suspension can be told from a deprecation. Without
   a status the export claims none.
+* Age bands: a field's own bands (``age_bands``, their lower bounds) are the property's
+  ``ageBandLowerBounds``; absent means the partnership's default bands.
+* Longitudinal projects (``longitudinalProjects``): name, purpose and the last day the project
+  may follow people (its ``until``, never later than the agreement's ``validUntil``).
 * Field types -> ODCS logical types (``LOGICAL_TYPES``): flag and boolean -> boolean, datetime ->
   timestamp, time -> time; the hub's type is kept as the property's ``hubType``.
 * Quality: allowed values and patterns -> the ``invalidValues`` library metric, unique ->
@@ -43,6 +47,7 @@ from hub.agreements.model import (
     Severity,
     Status,
 )
+from hub.agreements.plain import project_until
 
 ODCS_API_VERSION = "v3.2.0"  # the newest the installed open-data-contract-standard knows
 
@@ -208,6 +213,7 @@ def _property(spec: FieldSpec) -> _Doc:
             "relativeTo": spec.relative_to,
             "outputColumn": spec.staged_name,
             "acceptedFormats": list(spec.formats) or None,
+            "ageBandLowerBounds": list(spec.age_bands) or None,
             "justification": spec.justification,
         }
     )
@@ -350,6 +356,15 @@ def _governance(
                 {"who": a.who, "purpose": a.purpose, "rowLevel": a.row_level}
                 for a in agreement.output_access
             ],
+            "longitudinalProjects": [
+                {
+                    "name": p.name,
+                    "purpose": p.purpose,
+                    "until": project_until(p, agreement).isoformat(),
+                }
+                for p in agreement.longitudinal_projects
+            ]
+            or None,
             "disclosureControl": {
                 "suppressAtOrBelow": agreement.disclosure.suppress_at_or_below,
                 "roundTo": agreement.disclosure.round_to,

@@ -32,6 +32,7 @@ from hub.agreements.model import (
     FieldSpec,
     GeneraliseRule,
     IdentifierType,
+    LongitudinalProject,
     OutputAccess,
     Party,
     Publication,
@@ -39,7 +40,7 @@ from hub.agreements.model import (
     Severity,
     Treatment,
 )
-from hub.privacy.generalise import DEFAULT_AGE_BANDS, band_label
+from hub.privacy.generalise import DEFAULT_AGE_BANDS, bands_from_lower_bounds, bands_words
 
 # --- vocabulary -----------------------------------------------------------------------------------
 
@@ -85,7 +86,12 @@ LOCAL_IDENTIFIERS: Final[frozenset[IdentifierType]] = frozenset(
     {IdentifierType.LOCAL_PERSON_ID, IdentifierType.RECORD_ID}
 )
 
-AGE_BANDS_WORDS: Final[str] = ", ".join(band_label(low, high) for low, high in DEFAULT_AGE_BANDS)
+AGE_BANDS_WORDS: Final[str] = bands_words(DEFAULT_AGE_BANDS)  # the partnership's default
+
+# Generalisations whose result is an age band (``FieldSpec.age_bands`` sets the bands).
+AGE_BAND_RULES: Final[frozenset[GeneraliseRule]] = frozenset(
+    {GeneraliseRule.AGE_BAND, GeneraliseRule.AGE_BAND_FROM_AGE}
+)
 
 # The short name of a generalisation ("generalise (age band)").
 RULE_WORDS: Final[dict[GeneraliseRule, str]] = {
@@ -101,11 +107,11 @@ RULE_WORDS: Final[dict[GeneraliseRule, str]] = {
     GeneraliseRule.AGE_BAND_FROM_AGE: "age band",
 }
 
-# What a generalisation does, as a sentence; ``{at}`` is the event an age is computed at.
+# What a generalisation does, as a sentence; ``{at}`` is the event an age is computed at and
+# ``{bands}`` the age bands (the agreement's own, or the partnership's default).
 RULE_EFFECTS: Final[dict[GeneraliseRule, str]] = {
     GeneraliseRule.AGE_BAND: (
-        f"Reduced to an age band ({AGE_BANDS_WORDS}) at {{at}}; "
-        "the date of birth itself is not kept."
+        "Reduced to an age band ({bands}) at {at}; the date of birth itself is not kept."
     ),
     GeneraliseRule.AGE: (
         "Reduced to the age in whole years at {at}; the date of birth itself is not kept."
@@ -123,7 +129,7 @@ RULE_EFFECTS: Final[dict[GeneraliseRule, str]] = {
     GeneraliseRule.MONTH: "Reduced to the month; the exact date is not kept.",
     GeneraliseRule.HOUR: "Reduced to the hour of day (0-23); minutes and the date are not kept.",
     GeneraliseRule.AGE_BAND_FROM_AGE: (
-        f"Reduced to an age band ({AGE_BANDS_WORDS}); the exact age is not kept."
+        "Reduced to an age band ({bands}); the exact age is not kept."
     ),
 }
 
@@ -267,6 +273,9 @@ class PlainAgreement:
     change_note: str | None
     linkage: tuple[str, ...]
     publication: str
+    # Whether analysts can follow people from one release to the next, and who: one sentence per
+    # longitudinal project, then what everyone else gets.
+    longitudinal: tuple[str, ...]
 
 
 # --- small words ----------------------------------------------------------------------------------
@@ -355,6 +364,16 @@ def linkage_part_words(part: str) -> str:
         return part
 
 
+def age_bands_words(lower: tuple[int, ...]) -> str:
+    """The age bands a field's lower bounds give, in words: ``0-17, 18-24, 25+``; the
+    partnership's default when there are none. Bounds the checker would refuse are quoted as
+    written rather than turned into bands that were never agreed."""
+    try:
+        return bands_words(bands_from_lower_bounds(lower))
+    except ValueError:
+        return "bands starting at " + ", ".join(str(b) for b in lower) + " (not valid)"
+
+
 def disclosure_words(disclosure: Disclosure) -> str:
     """``Counts of 7 or fewer are suppressed; other counts are rounded to the nearest 5.``"""
     if disclosure.suppress_at_or_below > 0:
@@ -424,7 +443,8 @@ def what_happens(spec: FieldSpec) -> str:
         )
     if spec.treatment is Treatment.GENERALISE and spec.rule is not None:
         at = f"the date of {spec.relative_to}" if spec.relative_to else "the date of the event"
-        return RULE_EFFECTS[spec.rule].format(at=at) + _linked(spec)
+        bands = age_bands_words(spec.age_bands)
+        return RULE_EFFECTS[spec.rule].format(at=at, bands=bands) + _linked(spec)
     if spec.identifier is not None:
         return "Kept, normalised to a standard form." + _linked(spec)
     return "Kept as sent."
@@ -540,6 +560,42 @@ def _linkage(agreement: Agreement) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def project_until(project: LongitudinalProject, agreement: Agreement) -> date:
+    """The last day a longitudinal project may follow people: its own end date, never later than
+    the agreement's validity."""
+    if project.until is None:
+        return agreement.valid_until
+    return min(project.until, agreement.valid_until)
+
+
+def purpose_phrase(text: str) -> str:
+    """A purpose to follow "for": one line, no final full stop, a capital lowered unless it
+    starts an abbreviation (``Evaluation of`` -> ``evaluation of``; ``SVD duty`` stays)."""
+    purpose = " ".join(text.split()).rstrip(".")
+    return purpose[:1].lower() + purpose[1:] if purpose[1:2].islower() else purpose
+
+
+def longitudinal_project_words(project: LongitudinalProject, agreement: Agreement) -> str:
+    """``Analysts of project youth-cohort may follow the same people across releases until
+    31 March 2027, for ...``"""
+    return (
+        f"Analysts of project {project.name} may follow the same people across releases until "
+        f"{long_date(project_until(project, agreement))}, for {purpose_phrase(project.purpose)}."
+    )
+
+
+def _longitudinal(agreement: Agreement) -> tuple[str, ...]:
+    if not agreement.longitudinal_projects:
+        return (
+            "Analysts cannot follow people from one release to the next: every release gives "
+            "everyone new person keys.",
+        )
+    return (
+        *(longitudinal_project_words(p, agreement) for p in agreement.longitudinal_projects),
+        "Everyone else gets new person keys in every release, so releases cannot be joined.",
+    )
+
+
 def publication_words(publication: Publication) -> str:
     parts: list[str] = []
     for key, words in PUBLICATION_WORDS.items():
@@ -591,6 +647,12 @@ def _summary(agreement: Agreement) -> str:
         if rows
         else " Analysts receive disclosure-controlled aggregates only."
     )
+    projects = [p.name for p in agreement.longitudinal_projects]
+    if projects:
+        text += (
+            f" Analysts of {'project' if len(projects) == 1 else 'projects'} {_join(projects)} "
+            "may follow the same people from one release to the next."
+        )
     return text
 
 
@@ -638,4 +700,5 @@ def describe(agreement: Agreement) -> PlainAgreement:
         change_note=agreement.change_note,
         linkage=_linkage(agreement),
         publication=publication_words(agreement.publication),
+        longitudinal=_longitudinal(agreement),
     )

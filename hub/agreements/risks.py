@@ -3,7 +3,8 @@
 ``risk_flags`` reads the terms and returns flags, most serious first. A flag is advice, not a
 refusal: ``hub agreement lint`` and the loader refuse what is not allowed; these flags point at what
 is allowed but deserves a reason (special category data kept at full detail, long retention,
-row-level outputs, quasi-identifiers that single people out when kept together).
+row-level outputs, quasi-identifiers that single people out when kept together, age bands finer
+than the partnership's, people followed across releases by a longitudinal project).
 """
 
 from __future__ import annotations
@@ -25,18 +26,22 @@ from hub.agreements.model import (
     Treatment,
 )
 from hub.agreements.plain import (
+    AGE_BAND_RULES,
     CLASSIFICATION_WORDS,
     IDENTIFIER_WORDS,
     duration,
     is_no_onward_sharing,
     long_date,
+    project_until,
     stricter_than_defaults,
 )
+from hub.privacy.generalise import DEFAULT_AGE_BANDS, band_label, bands_from_lower_bounds
 
 Level = Literal["high", "medium", "info"]
 
 LONG_RETENTION_DAYS: Final = 3653  # ten years, leap days included
 VALIDITY_WARNING_DAYS: Final = 60  # time to review and sign the next version
+NARROW_AGE_BAND_YEARS: Final = 5  # an agreement's own age band narrower than this is flagged
 
 _ORDER: Final[dict[Level, int]] = {"high": 0, "medium": 1, "info": 2}
 
@@ -139,6 +144,52 @@ def _field_flags(agreement: Agreement) -> Iterator[RiskFlag]:
                 "or dropped; the agreement checker refuses this.",
                 spec.name,
             )
+
+
+def _age_band_flags(agreement: Agreement) -> Iterator[RiskFlag]:
+    """An agreement's own age bands narrower than five years, other than the partnership's
+    (16-17 is one of those: the line between a child and a young adult)."""
+    for spec in agreement.fields:
+        if not spec.age_bands or spec.rule not in AGE_BAND_RULES:
+            continue
+        try:
+            bands = bands_from_lower_bounds(spec.age_bands)
+        except ValueError:
+            continue  # the agreement checker refuses these
+        narrow = [
+            band_label(low, high)
+            for low, high in bands
+            if high is not None
+            and high - low + 1 < NARROW_AGE_BAND_YEARS
+            and (low, high) not in DEFAULT_AGE_BANDS
+        ]
+        if narrow:
+            yield RiskFlag(
+                "medium",
+                "Narrow age bands",
+                f"{spec.name} is reduced to the agreement's own age bands, some narrower than "
+                f"{NARROW_AGE_BAND_YEARS} years ({', '.join(narrow)}). With sex and area, a "
+                "narrow band holds few people; use the partnership's bands unless the purpose "
+                "needs these.",
+                spec.name,
+            )
+
+
+def _longitudinal_flags(agreement: Agreement, today: date) -> Iterator[RiskFlag]:
+    running = [p for p in agreement.longitudinal_projects if project_until(p, agreement) >= today]
+    if not running:
+        return
+    projects = "; ".join(
+        f"{p.name} until {long_date(project_until(p, agreement))}" for p in running
+    )
+    yield RiskFlag(
+        "medium",
+        "People followed across releases",
+        f"Analysts of a longitudinal project ({projects}) get person keys that stay the same "
+        "from one release to the next, so each person's events build up over time and a "
+        "history is easier to recognise than a single event. Check that the project needs it, "
+        "who its analysts are, and that it ends when its purpose is met. " + _outputs(agreement),
+    )
 
 
 def _sensitive_flags(agreement: Agreement) -> Iterator[RiskFlag]:
@@ -342,9 +393,11 @@ def risk_flags(agreement: Agreement, today: date | None = None) -> tuple[RiskFla
     on = today if today is not None else date.today()
     flags = [
         *_field_flags(agreement),
+        *_age_band_flags(agreement),
         *_sensitive_flags(agreement),
         *_small_cells(agreement),
         *_output_flags(agreement),
+        *_longitudinal_flags(agreement, on),
         *_retention_flags(agreement),
         *_date_flags(agreement, on),
     ]

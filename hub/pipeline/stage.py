@@ -5,7 +5,9 @@ Outputs, each written under a temporary name and renamed into place only when co
 - ``staging/<agreement>/<extract>/data.parquet``: the record number, kept and generalised
   fields. No direct identifier, no token.
 - ``linkage/<agreement>/<extract>/tokens.parquet``: the record number and keyed tokens of every
-  identifier and composite key. Never published, never readable by analysts.
+  identifier and composite key. Never published, never readable by analysts. Its schema records
+  the pseudonymisation key version of the tokens and each token column's domain, so a key
+  rotation can re-key it without raw data (``hub.privacy.rotation``).
 
 Running it again for the same extract gives byte-identical files.
 """
@@ -38,7 +40,8 @@ from hub.pipeline.reading import read_batches
 from hub.pipeline.report import QualityTally
 from hub.privacy import generalise
 from hub.privacy.keys import DataKey, Keyring
-from hub.privacy.tokens import keyed_hash
+from hub.privacy.rotation import PSEUDONYMISATION, composite_domain, token_table
+from hub.privacy.tokens import keyed_hash_chain
 from hub.settings import Settings
 from hub.store import Extract, session_scope
 
@@ -61,13 +64,13 @@ class _BatchProcessor:
     def __init__(
         self,
         agreement: Agreement,
-        key: DataKey,
+        keys: list[DataKey],
         tally: QualityTally,
         settings: Settings,
         today: date,
     ) -> None:
         self.agreement = agreement
-        self.key = key
+        self.keys = keys  # the pseudonymisation key chain, version 1 to the current one
         self.tally = tally
         self.today = today
         self._lsoa: generalise.LsoaLookup | None = None
@@ -115,13 +118,25 @@ class _BatchProcessor:
                 continue
             staged[name] = self._staged_value(spec, typed)
         tokens = {"record": rows}
+        domains: dict[str, str] = {}
         for kind, values in canonical.items():
-            tokens[token_column(kind)] = keyed_hash(
-                values, self.key, token_domain(kind, self.agreement)
-            )
+            name, domain = token_column(kind), token_domain(kind, self.agreement)
+            tokens[name], domains[name] = keyed_hash_chain(values, self.keys, domain), domain
         for key in self.agreement.linkage_keys:
-            tokens[composite_column(key.name)] = self._composite(key.parts, canonical)
-        return pa.table(staged), pa.table(tokens)
+            name, domain = composite_column(key.name), composite_domain(key.parts)
+            tokens[name], domains[name] = self._composite(key.parts, canonical, domain), domain
+        return pa.table(staged), token_table(tokens, domains, self.keys[-1].version)
+
+    def _banded(self, spec: FieldSpec, ages: pa.Array) -> pa.Array:
+        """Ages in the agreement's bands for this field (the partnership's when unset)."""
+        try:
+            bands = generalise.bands_from_lower_bounds(spec.age_bands)
+        except ValueError as exc:
+            raise AgreementError(
+                f"agreement {self.agreement.id}: field {spec.name}: {exc}",
+                hint="run `hub agreement lint` on the agreement file",
+            ) from None
+        return generalise.age_band(ages, bands)
 
     def _staged_value(self, spec: FieldSpec, typed: dict[str, pa.Array]) -> pa.Array:
         values = typed[spec.name]
@@ -136,9 +151,9 @@ class _BatchProcessor:
                     "date field that is sent"
                 )
             ages = generalise.age_at(values, at)
-            return ages if rule is GeneraliseRule.AGE else generalise.age_band(ages)
+            return ages if rule is GeneraliseRule.AGE else self._banded(spec, ages)
         if rule is GeneraliseRule.AGE_BAND_FROM_AGE:
-            return generalise.age_band(pc.cast(values, pa.int64()))
+            return self._banded(spec, pc.cast(values, pa.int64()))
         if rule is GeneraliseRule.BIRTH_YEAR:
             return generalise.birth_year(values)
         if rule is GeneraliseRule.POSTCODE_DISTRICT:
@@ -149,7 +164,7 @@ class _BatchProcessor:
         return generalise.truncate_time(values, rule.value)
 
     def _composite(
-        self, parts: tuple[str, ...], canonical: dict[IdentifierType, pa.Array]
+        self, parts: tuple[str, ...], canonical: dict[IdentifierType, pa.Array], domain: str
     ) -> pa.Array:
         pieces = []
         for part in parts:
@@ -167,7 +182,7 @@ class _BatchProcessor:
                 )
             pieces.append(piece)
         joined = pc.binary_join_element_wise(*pieces, "|")  # null when any part is null
-        return keyed_hash(joined, self.key, "composite:" + "+".join(parts))
+        return keyed_hash_chain(joined, self.keys, domain)
 
 
 class _AtomicParquet:
@@ -263,8 +278,8 @@ def stage_extract(
         )
     _set_status(engine, extract_id, "processing")
     tally = QualityTally(agreement.id)
-    key = keyring.current("pseudonymisation")
-    processor = _BatchProcessor(agreement, key, tally, settings, today)
+    keys = keyring.chain(PSEUDONYMISATION)  # tokens equal older ones re-keyed by rotation
+    processor = _BatchProcessor(agreement, keys, tally, settings, today)
     stage_dir = settings.zone("staging") / agreement.id / extract_id
     link_dir = settings.zone("linkage") / agreement.id / extract_id
     outputs = (
@@ -295,7 +310,13 @@ def stage_extract(
         report=report,
         staged_path=str(stage_dir.relative_to(settings.data_dir)),
     )
-    log.info("staged extract %s: %d rows, %d findings", extract_id, tally.rows, len(tally.findings))
+    log.info(
+        "staged extract %s: %d rows, %d findings, tokens at pseudonymisation key version %d",
+        extract_id,
+        tally.rows,
+        len(tally.findings),
+        keys[-1].version,
+    )
     return StageResult(
         extract_id,
         agreement.id,

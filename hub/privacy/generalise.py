@@ -7,6 +7,7 @@ district or LSOA; timestamps become a date, ISO week, month or hour of day.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,8 +50,41 @@ def age_at(dob: pa.Array, at: pa.Array) -> pa.Array:
     return pc.if_else(pc.less(age, 0), pa.scalar(None, pa.int64()), age)
 
 
+DEFAULT_AGE_BAND_LOWER_BOUNDS: tuple[int, ...] = tuple(low for low, _ in DEFAULT_AGE_BANDS)
+
+
 def band_label(low: int, high: int | None) -> str:
     return f"{low}+" if high is None else f"{low}-{high}"
+
+
+def bands_from_lower_bounds(lower: Sequence[int]) -> tuple[tuple[int, int | None], ...]:
+    """Age bands from their lower bounds, as an agreement writes them (``FieldSpec.age_bands``).
+
+    ``(0, 18, 25)`` -> ``((0, 17), (18, 24), (25, None))``: each band ends the year before the
+    next begins, and the last is open-ended. Empty means the partnership's default bands. The
+    bounds must start at 0 (every age has a band) and strictly increase (no empty or overlapping
+    band); anything else is a ``ValueError`` naming the problem.
+    """
+    if not lower:
+        return DEFAULT_AGE_BANDS
+    bounds = list(lower)
+    if any(isinstance(b, bool) or not isinstance(b, int) for b in bounds):
+        raise ValueError("age band lower bounds must be whole numbers of years")
+    if bounds[0] != 0:
+        raise ValueError(f"age bands must start at 0, not {bounds[0]}")
+    for before, after in pairwise(bounds):
+        if after <= before:
+            raise ValueError(
+                f"age band lower bounds must strictly increase ({before} then {after})"
+            )
+    return tuple(
+        (low, None if i == len(bounds) - 1 else bounds[i + 1] - 1) for i, low in enumerate(bounds)
+    )
+
+
+def bands_words(bands: Sequence[tuple[int, int | None]]) -> str:
+    """``0-17, 18-24, 25+``."""
+    return ", ".join(band_label(low, high) for low, high in bands)
 
 
 def age_band(

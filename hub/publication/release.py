@@ -4,6 +4,8 @@ A release is written to ``published/.tmp-<id>/`` and renamed to ``published/<id>
 then ``published/CURRENT`` is replaced to point at it. Person keys in a release are derived again
 with a key specific to that release, so two releases, or a release and the linkage zone, do not
 join. The release id is derived from its inputs: publishing the same inputs again is a no-op.
+The manifest records the key versions used; tokens files at different pseudonymisation key
+versions (a rotation not yet finished) are refused, since they would not link.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -27,9 +30,16 @@ from hub.agreements.model import Agreement
 from hub.agreements.registry import AgreementRegistry
 from hub.errors import NotFoundError
 from hub.linkage import LinkInput, LinkResult, link
-from hub.privacy.keys import DataKey, Keyring
-from hub.privacy.tokens import keyed_hash
+from hub.privacy.keys import Keyring
+from hub.privacy.rotation import TOKENS_FILE, require_current_tokens
 from hub.publication.events import staged_events
+from hub.publication.pseudonyms import (
+    project_key_table,
+    project_keys_path,
+    projects_allowed,
+    release_key,
+    release_person_keys,
+)
 from hub.publication.version import code_version
 from hub.settings import Settings
 from hub.store import Extract, Release, ReleaseInput, session_scope
@@ -67,17 +77,6 @@ def _inputs(
             continue
         usable.append(extract)
     return sorted(usable, key=lambda e: (e.agreement_id, e.id))
-
-
-def release_key(keyring: Keyring, release_id: str) -> DataKey:
-    """The release-specific key: derived from the keyring's release key and the release id."""
-    base = keyring.current("release")
-    secret = hashlib.sha256(base.secret + b"\x00svd-hub/release/" + release_id.encode()).digest()
-    return DataKey(f"release:{release_id}", base.version, secret)
-
-
-def _hex_keys(tokens: pa.Array) -> pa.Array:
-    return pa.array([None if t is None else t[:16].hex() for t in tokens.to_pylist()], pa.string())
 
 
 def _person_table(events: pa.Table) -> pa.Table:
@@ -134,6 +133,16 @@ def publish_release(
     extracts = _inputs(AgreementRegistry.open(settings, engine), agreements, now)
     if not extracts:
         raise NotFoundError("nothing to publish: no staged extract under an agreement in force")
+    inputs = [
+        LinkInput(
+            e.agreement_id,
+            e.id,
+            settings.zone("linkage") / e.agreement_id / e.id / TOKENS_FILE,
+        )
+        for e in extracts
+    ]
+    # Tokens link only under one key version: a rotation in progress must finish first.
+    token_version = require_current_tokens([i.tokens_path for i in inputs], keyring)
     fingerprint = hashlib.sha256(
         json.dumps(
             {
@@ -150,17 +159,10 @@ def publish_release(
         _point_current(published, release_id)
         return load_release(settings, release_id)
 
-    inputs = [
-        LinkInput(
-            e.agreement_id,
-            e.id,
-            settings.zone("linkage") / e.agreement_id / e.id / "tokens.parquet",
-        )
-        for e in extracts
-    ]
     result = link(inputs)
+    representatives = _representatives(result, extracts)
+    person_keys = release_person_keys(representatives, keyring, release_id)
     key = release_key(keyring, release_id)
-    person_keys = _hex_keys(keyed_hash(_representatives(result), key, "person"))
     events = []
     offset = 0
     for extract in extracts:
@@ -186,13 +188,16 @@ def publish_release(
     tmp.mkdir(parents=True, mode=0o755)
     pq.write_table(event_table, tmp / "event.parquet", compression="zstd")
     pq.write_table(person_table, tmp / "person.parquet", compression="zstd")
+    projects = _write_project_keys(
+        tmp, keyring, person_keys, representatives, result, extracts, agreements, now
+    )
     manifest: dict[str, object] = {
         "release_id": release_id,
         "created_at": now.isoformat(timespec="seconds"),
         "code_version": code_version(),
         "key_versions": {
-            "pseudonymisation": keyring.current("pseudonymisation").version,
-            "release": keyring.current("release").version,
+            "pseudonymisation": token_version,
+            "release": key.version,
         },
         "inputs": [
             {
@@ -202,6 +207,7 @@ def publish_release(
                 "agreement_digest": terms_digest(agreements[e.agreement_id]),
                 "sha256": e.sha256,
                 "rows": e.rows,
+                "token_key_version": token_version,
                 "received_at": e.received_at.isoformat(timespec="seconds"),
             }
             for e in extracts
@@ -210,6 +216,7 @@ def publish_release(
             "event": {"rows": event_table.num_rows, "sha256": _sha256(tmp / "event.parquet")},
             "person": {"rows": person_table.num_rows, "sha256": _sha256(tmp / "person.parquet")},
         },
+        "projects": projects,
         "linkage": {
             "method": "deterministic",
             "records": result.records.num_rows,
@@ -243,15 +250,69 @@ def publish_release(
     return _summary(release_id, final, manifest)
 
 
-def _representatives(result: LinkResult) -> pa.Array:
-    """Each record's cluster representative (its lowest record), as a string key."""
+def _representatives(result: LinkResult, extracts: list[Extract]) -> pa.Array:
+    """Each record's cluster representative as a string key: the cluster's earliest-received
+    record (by when its extract arrived, then extract id, then row). Later extracts do not change
+    it, so a longitudinal project's keys stay the same from one release to the next while the
+    person's first record is kept (retention, or two people merging, can still change it)."""
+    records = result.records
+    by_arrival = pa.array(
+        [e.id for e in sorted(extracts, key=lambda e: (_utc(e.received_at), e.id))], pa.string()
+    )
+    arrival = pc.index_in(records.column("extract_id"), value_set=by_arrival).to_numpy()
+    order_key = (arrival.astype(np.int64) << 32) | records.column("record").to_numpy().astype(
+        np.int64
+    )
+    _, cluster = np.unique(records.column("cluster").to_numpy(), return_inverse=True)
+    first = np.full(cluster.max() + 1 if len(cluster) else 0, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first, cluster, order_key)
+    holder = np.empty(len(first), np.int64)
+    rows = np.flatnonzero(order_key == first[cluster])
+    holder[cluster[rows]] = rows
     keys = pc.binary_join_element_wise(
-        result.records.column("agreement_id"),
-        result.records.column("extract_id"),
-        pc.cast(result.records.column("record"), pa.string()),
+        records.column("agreement_id"),
+        records.column("extract_id"),
+        pc.cast(records.column("record"), pa.string()),
         ":",
     )
-    return pc.take(keys, result.records.column("cluster"))
+    return pc.take(keys, pa.array(holder[cluster]))
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def _write_project_keys(
+    folder: Path,
+    keyring: Keyring,
+    person_keys: pa.Array,
+    representatives: pa.Array,
+    result: LinkResult,
+    extracts: list[Extract],
+    agreements: dict[str, Agreement],
+    now: datetime,
+) -> dict[str, object]:
+    """``projects/<name>/person_keys.parquet`` for each longitudinal project in force."""
+    in_force = {e.agreement_id: agreements[e.agreement_id] for e in extracts}
+    written: dict[str, object] = {}
+    for name, allowing in sorted(projects_allowed(in_force, now.date()).items()):
+        table = project_key_table(
+            person_keys,
+            representatives,
+            result.records.column("agreement_id"),
+            keyring,
+            name,
+            allowing,
+        )
+        path = project_keys_path(folder, name)
+        path.parent.mkdir(parents=True)
+        pq.write_table(table, path, compression="zstd")
+        written[name] = {
+            "rows": table.num_rows,
+            "sha256": _sha256(path),
+            "agreements": sorted(allowing),
+        }
+    return written
 
 
 def _point_current(published: Path, release_id: str) -> None:

@@ -25,6 +25,7 @@ from hub.agreements.model import (
     GeneraliseRule,
     LawfulBasis,
     LinkageKey,
+    LongitudinalProject,
     OutputAccess,
     Party,
     Publication,
@@ -102,6 +103,10 @@ EVERY_TERM: dict[str, tuple[object, str]] = {
         (OutputAccess(who="community safety partnership", purpose="Problem profiles"),),
         "output access",
     ),
+    "longitudinal_projects": (
+        (LongitudinalProject(name="youth-cohort", purpose="Cohort evaluation"),),
+        "longitudinal projects",
+    ),
     "disclosure": (Disclosure(suppress_at_or_below=10), "disclosure"),
     "publication": (
         POLICE.publication.model_copy(update={"home_area_field": None}),
@@ -151,6 +156,7 @@ EVERY_FIELD_ATTRIBUTE: dict[str, object] = {
     "formats": ("%d/%m/%Y",),
     "justification": "Needed to compute ages",
     "quality": FieldQuality(not_in_future=True),
+    "age_bands": (0, 18, 25),
 }
 
 
@@ -422,3 +428,119 @@ def test_publication_model_is_fully_walked() -> None:
         )
         (change,) = diff_agreements(POLICE, changed)
         assert change.text.startswith(f"publication: {attr.replace('_', ' ')} ")
+
+
+def _with_dob(agreement: Agreement, **update: object) -> Agreement:
+    dob = agreement.field("date_of_birth").model_copy(update=update)
+    fields = tuple(dob if f.name == dob.name else f for f in agreement.fields)
+    return agreement.model_copy(update={"fields": fields})
+
+
+DEFAULT_WORDS = "0-9, 10-15, 16-17, 18-24, 25-34, 35-49, 50-64, 65+ (the hub's default)"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "text", "significant"),
+    [
+        ((), (0, 18, 25), f"{DEFAULT_WORDS} → 0-17, 18-24, 25+", False),
+        ((0, 18, 25), (), f"0-17, 18-24, 25+ → {DEFAULT_WORDS}", True),
+        ((0, 10, 18), (0, 10, 12, 14, 16, 18), "0-9, 10-17, 18+ → 0-9, 10-11, 12-13, 14-15, "
+         "16-17, 18+", True),
+        ((0, 10, 12, 14, 16, 18), (0, 10, 18), "0-9, 10-11, 12-13, 14-15, 16-17, 18+ → "
+         "0-9, 10-17, 18+", False),
+        ((0, 18), (0, 21), "0-17, 18+ → 0-20, 21+", True),
+        ((), (0, 10, 16, 18, 25, 35, 50, 65),
+         f"{DEFAULT_WORDS} → 0-9, 10-15, 16-17, 18-24, 25-34, 35-49, 50-64, 65+ (the same bands)",
+         False),
+        ((0, 18), (5, 18), "0-17, 18+ → bands starting at 5, 18 (not valid)", True),
+    ],
+)  # fmt: skip
+def test_age_band_changes(
+    old: tuple[int, ...], new: tuple[int, ...], text: str, significant: bool
+) -> None:
+    """Finer bands show more about a person's age: significant; coarser ones are not."""
+    (change,) = diff_agreements(_with_dob(POLICE, age_bands=old), _with_dob(POLICE, age_bands=new))
+    assert (change.area, change.text, change.significant) == (
+        "field",
+        f"field date_of_birth: age bands {text}",
+        significant,
+    )
+
+
+def test_age_bands_dropped_with_their_rule_are_not_reported_twice() -> None:
+    banded = _with_dob(POLICE, age_bands=(0, 18))
+    aged = _with_dob(POLICE, rule=GeneraliseRule.AGE, age_bands=())
+    assert _texts(diff_agreements(banded, aged)) == [
+        "field date_of_birth: generalised to age band → age in years"
+    ]
+
+
+COHORT = LongitudinalProject(
+    name="youth-cohort",
+    purpose="Evaluation of the youth violence cohort programme.",
+    until=date(2026, 12, 31),
+)
+
+
+def test_adding_a_longitudinal_project_is_significant() -> None:
+    added = POLICE.model_copy(update={"longitudinal_projects": (COHORT,)})
+    (change,) = diff_agreements(POLICE, added)
+    assert (change.kind, change.area, change.significant) == (
+        "added",
+        "longitudinal projects",
+        True,
+    )
+    assert change.text == (
+        "adds longitudinal project youth-cohort: analysts may follow the same people across "
+        "releases until 2026-12-31, for evaluation of the youth violence cohort programme"
+    )
+    (removed,) = diff_agreements(added, POLICE)
+    assert (removed.kind, removed.text, removed.significant) == (
+        "removed",
+        "removes longitudinal project youth-cohort",
+        False,
+    )
+    assert "youth-cohort" in summarise(diff_agreements(POLICE, added)).split("Significant: ")[1]
+
+
+@pytest.mark.parametrize(
+    ("update", "text", "significant"),
+    [
+        ({"until": date(2027, 3, 1)}, "until 2026-12-31 → 2027-03-01", True),
+        ({"until": date(2026, 6, 30)}, "until 2026-12-31 → 2026-06-30", False),
+        ({"until": None}, "until 2026-12-31 → 2027-03-31", True),  # the agreement's end
+        ({"until": date(2030, 1, 1)}, "until 2026-12-31 → 2027-03-31", True),  # capped by it
+        ({"purpose": "Something else"}, "purpose reworded", True),
+    ],
+)
+def test_longitudinal_project_changes(
+    update: dict[str, object], text: str, significant: bool
+) -> None:
+    before = POLICE.model_copy(update={"longitudinal_projects": (COHORT,)})
+    after = POLICE.model_copy(update={"longitudinal_projects": (COHORT.model_copy(update=update),)})
+    (change,) = diff_agreements(before, after)
+    assert (change.area, change.text, change.significant) == (
+        "longitudinal projects",
+        f"longitudinal project youth-cohort: {text}",
+        significant,
+    )
+
+
+def test_an_end_date_that_changes_nothing_is_still_reported() -> None:
+    late = COHORT.model_copy(update={"until": date(2030, 1, 1)})
+    before = POLICE.model_copy(update={"longitudinal_projects": (late,)})
+    after = POLICE.model_copy(
+        update={"longitudinal_projects": (late.model_copy(update={"until": None}),)}
+    )
+    (change,) = diff_agreements(before, after)
+    assert change.text == (
+        "longitudinal project youth-cohort: end date 2030-01-01 → none (still 2027-03-31)"
+    )
+    assert not change.significant
+
+
+def test_longitudinal_projects_reordered() -> None:
+    other = LongitudinalProject(name="repeat-victims", purpose="Repeat victimisation")
+    one = POLICE.model_copy(update={"longitudinal_projects": (COHORT, other)})
+    two = POLICE.model_copy(update={"longitudinal_projects": (other, COHORT)})
+    assert _texts(diff_agreements(one, two)) == ["longitudinal projects reordered"]

@@ -249,3 +249,32 @@ def test_an_invalid_export_is_a_plain_value_error(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(odcs_module, "_sla", lambda agreement: "not a list")
     with pytest.raises(ValueError, match=r"ODCS export of police-sv is invalid at slaProperties"):
         export(AGREEMENTS["police-sv"])
+
+
+def test_age_bands_and_longitudinal_projects_are_carried() -> None:
+    youth = AGREEMENTS["youth-justice"]
+    custom = _custom(export(youth)["customProperties"])
+    assert custom["longitudinalProjects"] == [
+        {
+            "name": "youth-violence-cohort",
+            "purpose": youth.longitudinal_projects[0].purpose,
+            "until": "2026-12-31",
+        }
+    ]
+    assert "longitudinalProjects" not in _custom(
+        export(AGREEMENTS["police-sv"])["customProperties"]
+    )
+    terms = AGREEMENTS["police-sv"].model_dump()
+    for spec in terms["fields"]:
+        if spec["name"] == "date_of_birth":
+            spec["age_bands"] = [0, 18, 25]
+    terms["longitudinal_projects"] = [{"name": "repeat-victims", "purpose": "Repeat victims"}]
+    doc = export(Agreement.model_validate(terms))
+    _validate(doc)
+    props = {
+        p["name"]: _custom(p["customProperties"]) for p in _only_schema_object(doc)["properties"]
+    }
+    assert props["date_of_birth"]["ageBandLowerBounds"] == [0, 18, 25]
+    assert "ageBandLowerBounds" not in props["sex"]
+    (project,) = _custom(doc["customProperties"])["longitudinalProjects"]
+    assert project == {"name": "repeat-victims", "purpose": "Repeat victims", "until": "2027-03-31"}

@@ -46,6 +46,7 @@ from hub.agreements.plain import (
     TYPE_WORDS,
     ZONE_WORDS,
     PlainAgreement,
+    age_bands_words,
     describe,
     disclosure_words,
     duration,
@@ -419,3 +420,66 @@ def test_summary_counts_each_treatment() -> None:
     assert re.search(rf"{counts[Treatment.PSEUDONYMISE]} are replaced by keyed hashes", summary)
     assert f"{counts[Treatment.KEEP]} are kept as sent" in summary
     assert f"Of its {len(POLICE.fields)} data items" in summary
+
+
+# --- age bands and longitudinal projects ----------------------------------------------------------
+
+
+def test_a_fields_own_age_bands_are_the_ones_described() -> None:
+    bands = _spec(treatment="generalise", rule="age_band", relative_to="d", age_bands=[0, 18, 25])
+    assert what_happens(bands).startswith(
+        "Reduced to an age band (0-17, 18-24, 25+) at the date of d;"
+    )
+    from_age = _spec(treatment="generalise", rule="age_band_from_age", age_bands=[0, 10, 18])
+    assert what_happens(from_age) == (
+        "Reduced to an age band (0-9, 10-17, 18+); the exact age is not kept."
+    )
+    default = _spec(treatment="generalise", rule="age_band_from_age")
+    assert "(0-9, 10-15, 16-17, 18-24, 25-34, 35-49, 50-64, 65+)" in what_happens(default)
+
+
+def test_age_bands_the_checker_refuses_are_quoted_not_invented() -> None:
+    assert age_bands_words((5, 18)) == "bands starting at 5, 18 (not valid)"
+    assert age_bands_words(()) == "0-9, 10-15, 16-17, 18-24, 25-34, 35-49, 50-64, 65+"
+
+
+def test_without_a_project_analysts_cannot_follow_people() -> None:
+    plain = describe(POLICE)
+    assert plain.longitudinal == (
+        "Analysts cannot follow people from one release to the next: every release gives "
+        "everyone new person keys.",
+    )
+    assert "follow" not in plain.summary
+
+
+def test_a_longitudinal_project_in_words() -> None:
+    plain = describe(load_agreement(CONTRACTS / "youth-justice.yaml"))
+    project, everyone = plain.longitudinal
+    assert project.startswith(
+        "Analysts of project youth-violence-cohort may follow the same people across releases "
+        "until 31 December 2026, for evaluation of the youth violence prevention programme: "
+    )
+    assert project.endswith(".") and ".." not in project
+    assert everyone == (
+        "Everyone else gets new person keys in every release, so releases cannot be joined."
+    )
+    assert plain.summary.endswith(
+        "Analysts of project youth-violence-cohort may follow the same people from one release "
+        "to the next."
+    )
+
+
+def test_a_project_without_an_end_runs_until_the_agreement_ends() -> None:
+    terms = _terms("police-sv")
+    terms["longitudinal_projects"] = [
+        {"name": "repeat-victims", "purpose": "Repeat victimisation of under-25s."},
+        {"name": "knife-crime", "purpose": "SVD knife crime pathways", "until": "2026-03-31"},
+    ]
+    plain = describe(Agreement.model_validate(terms))
+    assert plain.longitudinal[:2] == (
+        "Analysts of project repeat-victims may follow the same people across releases until "
+        "31 March 2027, for repeat victimisation of under-25s.",
+        "Analysts of project knife-crime may follow the same people across releases until "
+        "31 March 2026, for SVD knife crime pathways.",
+    )
+    assert "Analysts of projects repeat-victims and knife-crime may follow" in plain.summary

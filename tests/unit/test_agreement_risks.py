@@ -276,3 +276,61 @@ def test_flags_are_sorted_high_first(changes: set[str], today: date) -> None:
     assert len({(f.title, f.field) for f in flags}) == len(flags)  # no flag twice
     for flag in flags:
         assert flag.field is None or flag.field in POLICE.received_fields
+
+
+# --- age bands and longitudinal projects ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bands", "narrow"),
+    [
+        ([0, 10, 12, 14, 16, 18, 25], "10-11, 12-13, 14-15"),
+        ([0, 18, 21, 25], "18-20, 21-24"),
+        ([0, 1, 5, 18], "0-0, 1-4"),
+    ],
+)
+def test_narrow_custom_age_bands_are_medium(bands: list[int], narrow: str) -> None:
+    terms = _terms()
+    _field(terms, "date_of_birth")["age_bands"] = bands
+    (flag,) = _titled(_flags(terms), "Narrow age bands")
+    assert (flag.level, flag.field) == ("medium", "date_of_birth")
+    assert f"narrower than 5 years ({narrow})" in flag.detail
+
+
+@pytest.mark.parametrize(
+    "bands",
+    [
+        [],  # the partnership's default (16-17 is narrow, but it is the partnership's own)
+        [0, 10, 16, 18, 25],  # coarser, built from default bands
+        [0, 18, 25, 35, 50, 65],
+        [0, 20, 40, 60],
+    ],
+)
+def test_default_and_wide_age_bands_are_not_flagged(bands: list[int]) -> None:
+    terms = _terms()
+    _field(terms, "date_of_birth")["age_bands"] = bands
+    assert not _titled(_flags(terms), "Narrow age bands")
+
+
+def test_a_longitudinal_project_is_medium_while_it_runs() -> None:
+    youth = load_agreement(CONTRACTS / "youth-justice.yaml")
+    (flag,) = _titled(risk_flags(youth, IN_FORCE), "People followed across releases")
+    assert flag.level == "medium"
+    assert "youth-violence-cohort until 31 December 2026" in flag.detail
+    assert "Outputs are disclosure-controlled aggregates only." in flag.detail
+    assert risk_flags(youth, date(2026, 12, 31)) != ()
+    assert _titled(risk_flags(youth, date(2026, 12, 31)), flag.title)
+    assert not _titled(risk_flags(youth, date(2027, 1, 1)), flag.title)  # the project ended
+    assert not _titled(risk_flags(POLICE, IN_FORCE), flag.title)
+
+
+def test_projects_without_an_end_run_with_the_agreement() -> None:
+    terms = _terms()
+    terms["longitudinal_projects"] = [
+        {"name": "repeat-victims", "purpose": "Repeat victimisation"},
+        {"name": "knife-crime", "purpose": "Knife crime pathways", "until": "2026-06-30"},
+    ]
+    terms["output_access"][0]["row_level"] = True
+    (flag,) = _titled(_flags(terms), "People followed across releases")
+    assert "repeat-victims until 31 March 2027; knife-crime until 30 June 2026" in flag.detail
+    assert "Some outputs are pseudonymised rows" in flag.detail

@@ -203,8 +203,7 @@ def age_bands(doc: Doc) -> Iterator[Problem]:
         if f.rule not in (GeneraliseRule.AGE_BAND, GeneraliseRule.AGE_BAND_FROM_AGE):
             yield Problem(
                 f.loc("age_bands"),
-                f"field {f.label} sets age_bands but its rule is not age_band or "
-                "age_band_from_age",
+                f"field {f.label} sets age_bands but its rule is not age_band or age_band_from_age",
                 "remove age_bands, or set `rule: age_band`",
             )
             continue
