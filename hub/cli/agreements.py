@@ -128,6 +128,8 @@ def show(agreement_id: str) -> None:
     out.print(f"[bold]Onward sharing[/] {plain.onward_sharing}")
     for line in plain.output_access:
         out.print(f"[bold]Outputs[/] {line}")
+    for line in plain.longitudinal:
+        out.print(f"[bold]Across releases[/] {line}")
     out.print(f"[bold]Disclosure control[/] {plain.disclosure}")
     out.print(f"[bold]Validity[/] {plain.validity}. {plain.review}")
 
