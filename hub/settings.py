@@ -27,16 +27,21 @@ class Settings(BaseSettings):
     key_dir: Path = Path("keys")
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
+    master_key_provider: str | None = None  # "package.module:factory" of a KMS or vault client
     airflow_home: Path | None = None
     contracts_dir: Path = PROJECT_ROOT / "contracts"
 
     @model_validator(mode="after")
     def _refuse_development_shortcuts_in_production(self) -> Settings:
         if self.env == "production":
-            if self.master_key is None and self.master_key_file is None:
+            if (
+                self.master_key is None
+                and self.master_key_file is None
+                and self.master_key_provider is None
+            ):
                 raise ValueError(
-                    "HUB_MASTER_KEY or HUB_MASTER_KEY_FILE must be set in production; "
-                    "the generated development master key is refused"
+                    "HUB_MASTER_KEY, HUB_MASTER_KEY_FILE or HUB_MASTER_KEY_PROVIDER must be set "
+                    "in production; the generated development master key is refused"
                 )
             if self.database_url is None or self.database_url.startswith("sqlite"):
                 raise ValueError("HUB_DATABASE_URL must name a server database in production")

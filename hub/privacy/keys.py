@@ -16,13 +16,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import json
 import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -317,12 +318,37 @@ class Keyring:
         return key
 
 
+def master_key_provider(settings: Settings, *, create_dev: bool = False) -> MasterKeyProvider:
+    """The configured master key provider: a KMS or vault client named by
+    ``HUB_MASTER_KEY_PROVIDER`` (``package.module:factory``, called with the settings), or the
+    local master key from ``HUB_MASTER_KEY`` / ``HUB_MASTER_KEY_FILE``."""
+    spec = settings.master_key_provider
+    if spec is None:
+        return master_key_from_settings(settings, create_dev=create_dev)
+    module_name, _, attribute = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError):
+        raise KeyringError(
+            f"cannot load the master key provider {spec!r}",
+            hint="HUB_MASTER_KEY_PROVIDER names `package.module:factory`, importable by the hub",
+        ) from None
+    provider = factory(settings)
+    missing = [name for name in ("key_id", "wrap", "unwrap") if not hasattr(provider, name)]
+    if missing:
+        raise KeyringError(
+            f"the master key provider {spec!r} lacks {', '.join(missing)}",
+            hint="a provider implements hub.privacy.keys.MasterKeyProvider",
+        )
+    return cast(MasterKeyProvider, provider)
+
+
 def open_keyring(settings: Settings) -> Keyring:
     """Load the installation's keyring with its configured master key."""
-    return Keyring.load(settings.key_dir, master_key_from_settings(settings))
+    return Keyring.load(settings.key_dir, master_key_provider(settings))
 
 
 def init_keyring(settings: Settings) -> Keyring:
     """Create the keyring (and a development master key when none is configured)."""
-    master = master_key_from_settings(settings, create_dev=settings.env != "production")
+    master = master_key_provider(settings, create_dev=settings.env != "production")
     return Keyring.create(settings.key_dir, master)

@@ -16,7 +16,13 @@ from sqlalchemy import Engine
 
 from hub.agreements import get_agreement
 from hub.errors import IntegrityError, KeyringError
-from hub.privacy.keys import DataKey, LocalMasterKey, init_keyring, open_keyring
+from hub.privacy.keys import (
+    DataKey,
+    LocalMasterKey,
+    init_keyring,
+    master_key_provider,
+    open_keyring,
+)
 from hub.privacy.rotation import (
     DOMAIN_META,
     KEY_VERSION_META,
@@ -308,3 +314,49 @@ def test_a_second_rotation_at_once_is_refused(settings: Settings) -> None:
         rotate_keys(settings, engine, ring, actor="test")
     assert open_keyring(settings).versions("pseudonymisation") == [1]
     engine.dispose()
+
+
+def test_a_pluggable_provider_holds_the_master_key(tmp_path: Path) -> None:
+    """A KMS or vault client named by HUB_MASTER_KEY_PROVIDER wraps the data keys instead of the
+    local master key; the keyring opens only through it."""
+    settings = make_settings(tmp_path, master_key_provider="tests.vault_provider:FileVault")
+    settings.ensure_dirs()
+    ring = init_keyring(settings)
+    again = open_keyring(settings)
+    assert again.current("pseudonymisation").secret == ring.current("pseudonymisation").secret
+    provider = master_key_provider(settings)
+    assert provider.key_id.startswith("vault-")
+    assert json.loads((settings.key_dir / "keyring.json").read_text())["master_key_id"] == (
+        provider.key_id
+    )
+    assert not (tmp_path / "secrets" / "master.key").exists(), "no local master key was made"
+    local = make_settings(tmp_path, master_key_provider=None)
+    master_file = tmp_path / "secrets" / "master.key"
+    master_file.parent.mkdir(parents=True, exist_ok=True)
+    master_file.write_text(base64.b64encode(os.urandom(32)).decode())
+    assert local.master_key_file == master_file
+    with pytest.raises(KeyringError, match="different master key"):
+        open_keyring(local)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("tests.no_such_module:Vault", "cannot load the master key provider"),
+        ("tests.vault_provider:Missing", "cannot load the master key provider"),
+        ("tests.vault_provider:not_a_provider", "lacks key_id, wrap, unwrap"),
+    ],
+)
+def test_a_broken_provider_is_a_clear_error(tmp_path: Path, spec: str, message: str) -> None:
+    with pytest.raises(KeyringError, match=message):
+        open_keyring(make_settings(tmp_path, master_key_provider=spec))
+
+
+def test_production_accepts_a_provider_instead_of_a_key(tmp_path: Path) -> None:
+    settings = Settings(
+        env="production",
+        data_dir=tmp_path / "var",
+        database_url="postgresql+psycopg://hub@db/hub",
+        master_key_provider="tests.vault_provider:FileVault",
+    )
+    assert settings.master_key is None and settings.master_key_file is None
