@@ -38,7 +38,7 @@ from hub.pipeline.identifiers import (
 )
 from hub.pipeline.reading import read_batches
 from hub.pipeline.report import QualityTally
-from hub.privacy import generalise
+from hub.privacy import generalise, hmac_batch
 from hub.privacy.keys import DataKey, Keyring
 from hub.privacy.rotation import PSEUDONYMISATION, composite_domain, token_table
 from hub.privacy.tokens import keyed_hash_chain
@@ -249,6 +249,16 @@ def _or_empty(batches: Iterator[pa.RecordBatch], agreement: Agreement) -> Iterat
         yield pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in names], names=names)
 
 
+BYTES_PER_ROW_GUESS = 200  # a partner row as sent: tells a large extract from a small one
+
+
+def _expected_hashes(agreement: Agreement, size: int, versions: int) -> int:
+    """About how many keyed hashes staging this extract takes (rows times token columns times
+    key versions), from the landed file's size."""
+    identifiers = sum(1 for f in agreement.fields if f.identifier is not None)
+    return size // BYTES_PER_ROW_GUESS * (identifiers + len(agreement.linkage_keys)) * versions
+
+
 def stage_extract(
     settings: Settings,
     engine: Engine,
@@ -280,6 +290,7 @@ def stage_extract(
     tally = QualityTally(agreement.id)
     keys = keyring.chain(PSEUDONYMISATION)  # tokens equal older ones re-keyed by rotation
     processor = _BatchProcessor(agreement, keys, tally, settings, today)
+    hmac_batch.expect(_expected_hashes(agreement, landing.stat().st_size, len(keys)))
     stage_dir = settings.zone("staging") / agreement.id / extract_id
     link_dir = settings.zone("linkage") / agreement.id / extract_id
     outputs = (

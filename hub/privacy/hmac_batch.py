@@ -19,8 +19,10 @@ Compiling costs a few seconds; numba caches the machine code (``cache=True``) in
 ``NUMBA_CACHE_DIR`` when that is set, otherwise in this package's ``__pycache__`` or, if that is
 not writable, the user's cache directory; with no writable place it compiles in memory each process.
 Loading numba and the cached code still costs about a second per process, so ``backend="auto"``
-hashes with the slower path until a process has hashed ``JIT_AFTER_VALUES`` values, the point where
-starting the compiled path has paid for itself (small extracts never load numba).
+hashes with the slower path until a process has hashed ``JIT_AFTER_VALUES`` values, about the point
+where starting the compiled path pays for itself (small extracts never load numba). A caller that
+knows a large job is coming says so with ``expect(values)``, so the whole job runs compiled rather
+than switching part-way.
 
 The slower path (``cryptography``) is the one used when libcrypto or its ``SHA256_*`` functions
 cannot be found, or the compiled path fails its known-answer self-test: an HMAC keyed once and
@@ -55,7 +57,7 @@ DIGEST_BYTES = 32
 OUTPUT_TYPE = pa.binary(DIGEST_BYTES)
 # A process switches to the compiled path once it has hashed this many values: about a second of the
 # slower path, what importing numba and loading the cached machine code cost (rent, then buy).
-JIT_AFTER_VALUES = 1_000_000
+JIT_AFTER_VALUES = 2_000_000
 # Arrays this long are split over threads; at ~7 M values/s a thread then gets 7 ms of work or more.
 PARALLEL_MIN_VALUES = 100_000
 # Two threads: the stage task shares its worker with other tasks (Celery), so it takes no more.
@@ -215,6 +217,13 @@ def _compiled_backend() -> _Compiled | None:
             _state["built"] = True
         compiled: _Compiled | None = _state["compiled"]
         return compiled
+
+
+def expect(values: int) -> None:
+    """A job of about ``values`` values is coming: load the compiled path now when that many
+    make it worthwhile, so the job does not pay the switch part-way through."""
+    if values >= JIT_AFTER_VALUES:
+        _compiled_backend()
 
 
 def _choose(backend: Backend, rows: int) -> _Compiled | None:

@@ -155,6 +155,18 @@ def test_auto_switches_to_the_compiled_path_once_worthwhile(
     assert hmac_batch._choose("cryptography", 10**9) is None
 
 
+def test_a_large_job_announced_in_advance_runs_compiled_from_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = {"built": False, "compiled": None, "fallback_values": 0}
+    monkeypatch.setattr(hmac_batch, "_state", state)
+    hmac_batch.expect(hmac_batch.JIT_AFTER_VALUES - 1)
+    assert state["built"] is False, "a small job never loads the compiled path"
+    hmac_batch.expect(hmac_batch.JIT_AFTER_VALUES)
+    assert state["built"] is True
+    assert hmac_batch._choose("auto", 1) is state["compiled"]
+
+
 def test_rekey_and_the_key_chain_are_nested_hmacs() -> None:
     values = pa.array(["9434765919", None, ""])
     first = keyed_hash(values, KEY, "nhs_number")
