@@ -352,7 +352,11 @@ def test_a_broken_provider_is_a_clear_error(tmp_path: Path, spec: str, message: 
         open_keyring(make_settings(tmp_path, master_key_provider=spec))
 
 
-def test_production_accepts_a_provider_instead_of_a_key(tmp_path: Path) -> None:
+def test_production_accepts_a_provider_instead_of_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HUB_MASTER_KEY", "HUB_MASTER_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
     settings = Settings(
         env="production",
         data_dir=tmp_path / "var",
