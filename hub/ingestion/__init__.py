@@ -1,0 +1,1 @@
+"""Partner ingestion: the upload API, partner credentials, and late or missing deliveries."""
