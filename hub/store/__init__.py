@@ -1,4 +1,5 @@
-"""The hub's metadata store: extracts, releases, agreements and approvals, audit, web users."""
+"""The hub's metadata store: extracts, releases, agreements and approvals, audit, web users,
+partner API credentials."""
 
 from hub.store.database import make_engine, session_scope, upgrade
 from hub.store.schema import (
@@ -7,6 +8,7 @@ from hub.store.schema import (
     AgreementVersion,
     AuditEntry,
     Extract,
+    PartnerCredential,
     Release,
     ReleaseInput,
     User,
@@ -19,6 +21,7 @@ __all__ = [
     "AgreementVersion",
     "AuditEntry",
     "Extract",
+    "PartnerCredential",
     "Release",
     "ReleaseInput",
     "User",

@@ -144,3 +144,21 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PartnerCredential(Base):
+    """An API credential of one partner system, scoped to its organisation.
+
+    Only a SHA-256 of the token is stored (``hub.ingestion.credentials`` says why that is
+    enough); the token itself is shown once, when it is issued.
+    """
+
+    __tablename__ = "partner_credential"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(255))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -2,7 +2,9 @@
 
 ``create_app(settings)`` opens the metadata store (migrating it), the agreement registry and the
 templates, and maps the hub's exception tree to pages once: ``NotFoundError`` 404, any other
-``UserError`` 409 (422 for a malformed address or form), ``InfrastructureError`` 503. Every
+``UserError`` 409 (422 for a malformed address or form), ``InfrastructureError`` 503. Under
+``/api/`` (the partner API, ``hub.ingestion.api``) the same errors are RFC 9457 problem documents
+instead of pages (``hub.ingestion.problems``). Every
 response carries a strict Content-Security-Policy (the pages use no JavaScript), refuses framing
 and sends no referrer.
 """
@@ -16,7 +18,7 @@ from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
@@ -25,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.agreements.registry import AgreementRegistry
 from hub.errors import HubError, InfrastructureError, NotFoundError, UserError
+from hub.ingestion import problems as api_problems
+from hub.ingestion.api import build_router
 from hub.settings import Settings
 from hub.store import make_engine, upgrade
 from hub.web import health, review, signin
@@ -120,6 +124,8 @@ def _sentence(text: str) -> str:
 
 async def _on_hub_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HubError)
+    if api_problems.is_api(request):
+        return api_problems.response_for(api_problems.from_hub_error(exc))
     if isinstance(exc, InfrastructureError):
         return _error_page(request, 503, _sentence(exc.message), exc.hint)
     status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, UserError) else 500
@@ -141,6 +147,9 @@ async def _on_signin_required(request: Request, exc: Exception) -> Response:
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if api_problems.is_api(request):
+        problem = api_problems.from_http_status(exc.status_code, str(exc.detail), exc.headers)
+        return api_problems.response_for(problem)
     message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
     response = _error_page(request, exc.status_code, message, None, viewer=None)
     if exc.headers:
@@ -150,6 +159,8 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 async def _on_invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if api_problems.is_api(request):
+        return api_problems.response_for(api_problems.from_validation(list(exc.errors())))
     problems = [
         f"{' '.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', 'not valid')}"
         for error in exc.errors()
@@ -162,6 +173,19 @@ async def _on_invalid_request(request: Request, exc: Exception) -> Response:
         viewer=_viewer_or_none(request),
         problems=problems,
     )
+
+
+async def _on_problem(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, api_problems.ProblemError)
+    return api_problems.response_for(exc)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    """A bug: the API answers with a problem document (no detail of the error), the pages as
+    before with a plain 500."""
+    if api_problems.is_api(request):
+        return api_problems.response_for(api_problems.internal())
+    return PlainTextResponse("Internal Server Error", status_code=500)
 
 
 def _templates() -> Jinja2Templates:
@@ -198,6 +222,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(signin.router)
     app.include_router(review.router)
+    app.include_router(build_router())
+    app.add_exception_handler(api_problems.ProblemError, _on_problem)
+    app.add_exception_handler(Exception, _on_unexpected)
     app.add_exception_handler(SignInRequired, _on_signin_required)
     app.add_exception_handler(Refused, _on_refused)
     app.add_exception_handler(HubError, _on_hub_error)

@@ -1,0 +1,408 @@
+"""The partner API (``/api/v1``): upload an extract under an agreement, then follow it.
+
+``POST /api/v1/agreements/{agreement_id}/extracts`` takes the raw file as the request body,
+streams it to a temporary file under the data directory (never whole in memory) while checking
+its size, UTF-8 and header, then seals it into ``landing/`` (``hub.pipeline.landing``) and answers
+with a receipt. The temporary file is deleted in every case. A refusal stores nothing; receiving
+the same file again gives the same receipt (200 instead of 201) and stores it once.
+``GET /api/v1/extracts/{extract_id}`` and ``.../report`` answer only the partner that sent it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from hub import audit
+from hub.agreements import get_agreement
+from hub.agreements.model import Agreement
+from hub.errors import HubError, IntegrityError
+from hub.ingestion.credentials import Credential, authenticate_partner
+from hub.ingestion.problems import ProblemDocument, ProblemError, from_hub_error
+from hub.ingestion.spool import Spool
+from hub.pipeline.landing import extract_id_for, receive_extract
+from hub.privacy.keys import open_keyring
+from hub.store import Extract, session_scope
+from hub.web.signin import Hub, hub_of
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES: Final = 2 << 30  # 2 GiB
+SPOOL_DIR: Final = ".uploads"  # under the data directory, owner-only
+CONTENT_TYPES: Final[dict[str, str | None]] = {
+    "text/csv": "csv",
+    "application/x-ndjson": "ndjson",
+    "application/vnd.apache.parquet": "parquet",
+    "application/octet-stream": None,  # whatever the agreement says
+}
+AGREEMENT_ID: Final = r"^[a-z0-9][a-z0-9-]*$"
+EXTRACT_ID: Final = r"^ext-[0-9a-f]{24}$"
+REALM: Final = 'Bearer realm="svdhub"'
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A partner credential issued with `hub partners issue` (svdhub_pk_...).",
+)
+
+
+class Receipt(BaseModel):
+    """What the hub took: the extract id to follow it by, and the file's checksum."""
+
+    extract_id: str
+    agreement_id: str
+    agreement_version: int
+    sha256: str
+    size_bytes: int
+    rows_estimate: int | None
+    status: str
+    received_at: datetime
+    next: str
+
+
+class ExtractStatus(BaseModel):
+    """Where an extract is: received, processing, quarantined, staged or published."""
+
+    extract_id: str
+    agreement_id: str
+    agreement_version: int
+    status: str
+    sha256: str
+    size_bytes: int
+    rows: int | None
+    received_at: datetime
+    updated_at: datetime
+
+
+class ExtractReport(BaseModel):
+    """The quality report: counts and row numbers per column and rule, never values (null
+    until the pipeline has checked the extract)."""
+
+    extract_id: str
+    agreement_id: str
+    status: str
+    report: dict[str, Any] | None
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": ProblemDocument, "description": "Refused (RFC 9457 problem document)"}
+        for status in statuses
+    }
+
+
+def _unauthorised(detail: str, *, error: str | None) -> ProblemError:
+    challenge = REALM if error is None else f'{REALM}, error="{error}"'
+    return ProblemError(
+        401,
+        "unauthorised",
+        detail,
+        hint="send the token from `hub partners issue` as 'Authorization: Bearer <token>'",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def partner(
+    request: Request,
+    auth: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Credential:
+    """The partner credential of the request, or a 401 problem."""
+    if auth is None:
+        raise _unauthorised("no partner credential was sent", error=None)
+    credential = authenticate_partner(hub_of(request).engine, auth.credentials)
+    if credential is None:
+        log.warning("refused an API request with an unknown or revoked credential")
+        raise _unauthorised(
+            "the credential is not valid: unknown, mistyped or revoked", error="invalid_token"
+        )
+    return credential
+
+
+Partner = Annotated[Credential, Depends(partner)]
+
+
+def _format_of(request: Request, agreement: Agreement) -> str:
+    raw = request.headers.get("content-type", "")
+    media, _, params = raw.partition(";")
+    media = media.strip().lower()
+    charset = next(
+        (
+            value.strip().strip('"').lower()
+            for key, _, value in (p.partition("=") for p in params.split(";"))
+            if key.strip().lower() == "charset"
+        ),
+        "utf-8",
+    )
+    expected = agreement.delivery.format
+    accepted = ", ".join(t for t, f in CONTENT_TYPES.items() if f in (expected, None))
+    if media not in CONTENT_TYPES or CONTENT_TYPES[media] not in (expected, None):
+        shown = media or "none"
+        raise ProblemError(
+            415,
+            "format_mismatch",
+            f"agreement {agreement.id} v{agreement.version} takes {expected} files; the request "
+            f"says {shown}",
+            agreement=agreement.id,
+            rule="delivery.format",
+            hint=f"send the file as {expected} with Content-Type {accepted}",
+        )
+    if charset not in ("utf-8", "utf8"):
+        raise ProblemError(
+            415,
+            "encoding_invalid",
+            f"the hub takes UTF-8 files; the request says charset {charset}",
+            agreement=agreement.id,
+            rule="utf8",
+            hint="export the file as UTF-8",
+        )
+    return expected
+
+
+def _check_length(request: Request, agreement: Agreement, max_bytes: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise ProblemError(
+            413,
+            "too_large",
+            f"the file is larger than this hub accepts ({max_bytes:,} bytes); nothing was stored",
+            agreement=agreement.id,
+            rule="max_bytes",
+            hint="split the extract into smaller files, or ask the hub's operators",
+        )
+
+
+def _may_send(hub: Hub, agreement: Agreement, credential: Credential) -> None:
+    decision = hub.registry.may_send(agreement, credential.org, actor=credential.actor)
+    if not decision:
+        theirs = credential.org == agreement.provider
+        raise ProblemError(
+            403,
+            "agreement_not_in_force" if theirs else "not_your_agreement",
+            decision.reason,
+            agreement=agreement.id,
+            rule="agreement.in_force" if theirs else "agreement.provider",
+            hint="ask your data protection lead"
+            if theirs
+            else "upload under an agreement your organisation provides data for",
+        )
+
+
+def _receive(
+    hub: Hub,
+    agreement: Agreement,
+    credential: Credential,
+    path: Path,
+    spool: Spool,
+    source_name: str,
+) -> tuple[Receipt, bool]:
+    """Seal the spooled file into landing/ (blocking: run in a worker thread)."""
+    extract_id = extract_id_for(agreement, spool.sha256)
+    with session_scope(hub.engine) as session:
+        repeat = session.get(Extract, extract_id) is not None
+    keyring = open_keyring(hub.settings)
+    with path.open("rb") as source:
+        try:
+            record = receive_extract(
+                hub.settings,
+                hub.engine,
+                keyring,
+                agreement,
+                sender_org=credential.org,
+                source=source,
+                source_name=source_name,
+            )
+        except SQLIntegrityError:
+            # the same file arrived twice at once and the other upload recorded it first
+            source.seek(0)
+            repeat = True
+            record = receive_extract(
+                hub.settings,
+                hub.engine,
+                keyring,
+                agreement,
+                sender_org=credential.org,
+                source=source,
+                source_name=source_name,
+            )
+    if record.sha256 != spool.sha256 or record.size_bytes != spool.size:
+        raise IntegrityError(f"extract {record.id}: the sealed file differs from the upload")
+    audit.record(
+        hub.engine,
+        actor=credential.actor,
+        action="extract.received",
+        subject=f"extract:{record.id}",
+        detail={
+            "agreement": agreement.id,
+            "version": agreement.version,
+            "sha256": record.sha256,
+            "size_bytes": record.size_bytes,
+            "repeat": repeat,
+        },
+    )
+    receipt = Receipt(
+        extract_id=record.id,
+        agreement_id=record.agreement_id,
+        agreement_version=record.agreement_version,
+        sha256=record.sha256,
+        size_bytes=record.size_bytes,
+        rows_estimate=spool.rows_estimate,
+        status=record.status,
+        received_at=_utc(record.received_at),
+        next=(
+            f"the pipeline of agreement {agreement.id} stages it; poll "
+            f"GET /api/v1/extracts/{record.id} for its status and "
+            f"GET /api/v1/extracts/{record.id}/report for its quality report"
+        ),
+    )
+    return receipt, repeat
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _spool_dir(hub: Hub) -> Path:
+    folder = hub.settings.data_dir / SPOOL_DIR
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def _own_extract(request: Request, extract_id: str, credential: Credential) -> Extract:
+    """The extract when ``credential``'s organisation sent it; otherwise 404 (never 403, so ids
+    of other partners' extracts do not show), with the refusal audited."""
+    engine = hub_of(request).engine
+    with session_scope(engine) as session:
+        record = session.get(Extract, extract_id)
+    if record is not None and record.sender_org != credential.org:
+        audit.record(
+            engine,
+            actor=credential.actor,
+            action="access.refused",
+            subject=f"extract:{extract_id}",
+            detail={"reason": "another organisation's extract"},
+        )
+        record = None
+    if record is None:
+        raise ProblemError(
+            404,
+            "extract_not_found",
+            f"{credential.org} has sent no extract {extract_id}",
+            hint="use the extract_id of one of your own receipts",
+        )
+    return record
+
+
+def build_router(max_bytes: int = MAX_UPLOAD_BYTES) -> APIRouter:
+    """The API's routes; ``max_bytes`` caps an upload's size."""
+    router = APIRouter(prefix="/api/v1", tags=["extracts"])
+
+    @router.post(
+        "/agreements/{agreement_id}/extracts",
+        status_code=201,
+        response_model=Receipt,
+        summary="Upload an extract under an agreement",
+        responses={
+            200: {"model": Receipt, "description": "The same file was received before"},
+            **_problems(401, 403, 404, 413, 415, 422, 503),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "The extract file itself, in the agreement's format.",
+                "content": {
+                    media: {"schema": {"type": "string", "format": "binary"}}
+                    for media in CONTENT_TYPES
+                },
+            }
+        },
+    )
+    async def upload(
+        request: Request,
+        response: Response,
+        credential: Partner,
+        agreement_id: Annotated[str, PathParam(pattern=AGREEMENT_ID, max_length=100)],
+        filename: Annotated[
+            str | None, Query(max_length=255, description="The file's name at the partner")
+        ] = None,
+    ) -> Receipt:
+        hub = hub_of(request)
+        try:
+            agreement = await run_in_threadpool(
+                get_agreement, hub.settings.contracts_dir, agreement_id
+            )
+            await run_in_threadpool(_may_send, hub, agreement, credential)
+            fmt = _format_of(request, agreement)
+            _check_length(request, agreement, max_bytes)
+            handle, name = tempfile.mkstemp(dir=_spool_dir(hub), prefix="upload-", suffix=".part")
+            path = Path(name)
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    spool = Spool(agreement, fmt, out, max_bytes)
+                    async for chunk in request.stream():
+                        spool.feed(chunk)
+                    spool.finish(path)
+                receipt, repeat = await run_in_threadpool(
+                    _receive, hub, agreement, credential, path, spool, filename or f"upload.{fmt}"
+                )
+            finally:
+                path.unlink(missing_ok=True)
+        except HubError as exc:
+            raise from_hub_error(exc, agreement=agreement_id) from None
+        response.status_code = 200 if repeat else 201
+        response.headers["Location"] = f"/api/v1/extracts/{receipt.extract_id}"
+        return receipt
+
+    @router.get(
+        "/extracts/{extract_id}",
+        response_model=ExtractStatus,
+        summary="An extract's status",
+        responses=_problems(401, 404, 422),
+    )
+    def extract_status(
+        request: Request,
+        credential: Partner,
+        extract_id: Annotated[str, PathParam(pattern=EXTRACT_ID)],
+    ) -> ExtractStatus:
+        record = _own_extract(request, extract_id, credential)
+        return ExtractStatus(
+            extract_id=record.id,
+            agreement_id=record.agreement_id,
+            agreement_version=record.agreement_version,
+            status=record.status,
+            sha256=record.sha256,
+            size_bytes=record.size_bytes,
+            rows=record.rows,
+            received_at=_utc(record.received_at),
+            updated_at=_utc(record.updated_at),
+        )
+
+    @router.get(
+        "/extracts/{extract_id}/report",
+        response_model=ExtractReport,
+        summary="An extract's quality report",
+        responses=_problems(401, 404, 422),
+    )
+    def extract_report(
+        request: Request,
+        credential: Partner,
+        extract_id: Annotated[str, PathParam(pattern=EXTRACT_ID)],
+    ) -> ExtractReport:
+        record = _own_extract(request, extract_id, credential)
+        return ExtractReport(
+            extract_id=record.id,
+            agreement_id=record.agreement_id,
+            status=record.status,
+            report=record.report,
+        )
+
+    return router

@@ -1,0 +1,212 @@
+"""Spooling an upload to a temporary file while checking it: size, SHA-256, UTF-8, the header.
+
+The body arrives in chunks; nothing holds the whole file in memory. The header (the first line of
+a CSV, the keys of the first NDJSON object) is checked against the agreement as soon as it has
+arrived, so a wrong feed is refused before the rest is read. Parquet keeps its schema at the end
+of the file, so it is checked once the file is complete.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hub.agreements.model import Agreement
+from hub.ingestion.problems import ProblemError
+
+BOM: Final = b"\xef\xbb\xbf"
+MAX_HEADER_BYTES: Final = 1 << 20
+
+
+@dataclass
+class Spool:
+    """One upload being written to ``out``; call ``feed`` per chunk, then ``finish``."""
+
+    agreement: Agreement
+    fmt: str  # csv, ndjson or parquet
+    out: BinaryIO
+    max_bytes: int
+    size: int = 0
+    lines: int = 0
+    _sha: hashlib._Hash = field(default_factory=hashlib.sha256)
+    _decoder: codecs.IncrementalDecoder = field(
+        default_factory=codecs.getincrementaldecoder("utf-8")
+    )
+    _head: bytearray | None = field(default_factory=bytearray)  # None once checked
+    _last: int = -1  # the last byte received
+    rows_estimate: int | None = None
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    @property
+    def text(self) -> bool:
+        return self.fmt in ("csv", "ndjson")
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise ProblemError(
+                413,
+                "too_large",
+                f"the file is larger than this hub accepts ({self.max_bytes:,} bytes); "
+                "nothing was stored",
+                agreement=self.agreement.id,
+                rule="max_bytes",
+                hint="split the extract into smaller files, or ask the hub's operators",
+            )
+        if self.text:
+            try:
+                self._decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                self._refuse_encoding(self.lines + chunk[: max(exc.start, 0)].count(b"\n") + 1)
+            if self._head is not None:
+                self._collect_head(chunk)
+            self.lines += chunk.count(b"\n")
+        self._sha.update(chunk)
+        self.out.write(chunk)
+        self._last = chunk[-1]
+
+    def finish(self, path: Path) -> None:
+        """Checks that need the whole file; sets ``rows_estimate``."""
+        if self.size == 0:
+            raise ProblemError(
+                422,
+                "empty_file",
+                "the file is empty",
+                agreement=self.agreement.id,
+                rule="not_empty",
+                hint="send the extract's rows (a CSV needs at least its header row)",
+            )
+        self.out.flush()
+        if not self.text:
+            self.rows_estimate = self._parquet_rows(path)
+            return
+        try:
+            self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            self._refuse_encoding(self.lines + 1)
+        if self._head is not None:
+            self._check_head(bytes(self._head))
+        lines = self.lines + (0 if self._last == ord("\n") else 1)
+        self.rows_estimate = max(lines - (1 if self.fmt == "csv" else 0), 0)
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _refuse_encoding(self, line: int) -> None:
+        row = line - 1 if self.fmt == "csv" else line
+        raise ProblemError(
+            422,
+            "encoding_invalid",
+            f"line {line} of the file is not valid UTF-8",
+            agreement=self.agreement.id,
+            row=row if row >= 1 else None,
+            rule="utf8",
+            hint="export the file as UTF-8 (a byte-order mark is accepted)",
+        )
+
+    def _collect_head(self, chunk: bytes) -> None:
+        assert self._head is not None
+        end = chunk.find(b"\n")
+        if end < 0:
+            self._head.extend(chunk)
+            if len(self._head) > MAX_HEADER_BYTES:
+                raise ProblemError(
+                    422,
+                    "header_invalid",
+                    f"the first line is longer than {MAX_HEADER_BYTES:,} bytes",
+                    agreement=self.agreement.id,
+                    rule="header",
+                    hint="the first line of a CSV is its header; NDJSON has one object per line",
+                )
+            return
+        self._head.extend(chunk[:end])
+        self._check_head(bytes(self._head))
+
+    def _check_head(self, head: bytes) -> None:
+        self._head = None
+        text = head.removeprefix(BOM).decode("utf-8").rstrip("\r")
+        columns = next(csv.reader([text]), []) if self.fmt == "csv" else self._ndjson_keys(text)
+        check_columns(self.agreement, [c.strip() for c in columns])
+
+    def _ndjson_keys(self, text: str) -> list[str]:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise ProblemError(
+                422,
+                "row_invalid",
+                "line 1 is not a JSON object",
+                agreement=self.agreement.id,
+                row=1,
+                rule="ndjson_object",
+                hint="NDJSON has one JSON object per line",
+            )
+        return [str(key) for key in value]
+
+    def _parquet_rows(self, path: Path) -> int:
+        try:
+            metadata = pq.ParquetFile(path).metadata
+            names = list(metadata.schema.to_arrow_schema().names)
+        except (pa.ArrowException, OSError):
+            raise ProblemError(
+                422,
+                "parquet_invalid",
+                "the file is not a readable Parquet file",
+                agreement=self.agreement.id,
+                rule="parquet",
+                hint="send a complete Parquet file (its footer holds the schema)",
+            ) from None
+        check_columns(self.agreement, names)
+        return int(metadata.num_rows)
+
+
+def check_columns(agreement: Agreement, columns: list[str]) -> None:
+    """Refuse duplicated and unexpected columns and missing required ones, naming them (never
+    a value)."""
+    expected = set(agreement.received_fields)
+    unexpected = [c for c in columns if c not in expected]
+    missing = [c for c in agreement.required_fields if c not in columns]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise ProblemError(
+            422,
+            "header_invalid",
+            f"the header names column(s) {', '.join(duplicated)} more than once",
+            agreement=agreement.id,
+            field=duplicated[0],
+            rule="unique_columns",
+            hint="name each column once",
+        )
+    if not (unexpected or missing):
+        return
+    parts = []
+    if unexpected:
+        parts.append(
+            f"unexpected column(s) {', '.join(unexpected)}: agreement {agreement.id} "
+            f"v{agreement.version} does not list them"
+        )
+    if missing:
+        parts.append(f"missing required column(s) {', '.join(missing)}")
+    raise ProblemError(
+        422,
+        "header_mismatch",
+        "; ".join(parts),
+        agreement=agreement.id,
+        field=(unexpected or missing)[0],
+        rule="unexpected_column" if unexpected else "missing_column",
+        hint=f"send exactly the columns agreement {agreement.id} lists; nothing was stored",
+    )
