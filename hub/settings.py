@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ZONES = ("landing", "staging", "linkage", "published", "quarantine")
@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     master_key_provider: str | None = None  # "package.module:factory" of a KMS or vault client
     airflow_home: Path | None = None
     contracts_dir: Path = PROJECT_ROOT / "contracts"
+    max_upload_bytes: int = Field(default=2 << 30, gt=0)  # the partner API's size limit (2 GiB)
 
     @model_validator(mode="after")
     def _refuse_development_shortcuts_in_production(self) -> Settings:

@@ -38,7 +38,6 @@ from hub.web.signin import Hub, hub_of
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES: Final = 2 << 30  # 2 GiB
 SPOOL_DIR: Final = ".uploads"  # under the data directory, owner-only
 CONTENT_TYPES: Final[dict[str, str | None]] = {
     "text/csv": "csv",
@@ -302,8 +301,8 @@ def _own_extract(request: Request, extract_id: str, credential: Credential) -> E
     return record
 
 
-def build_router(max_bytes: int = MAX_UPLOAD_BYTES) -> APIRouter:
-    """The API's routes; ``max_bytes`` caps an upload's size."""
+def build_router(max_bytes: int) -> APIRouter:
+    """The API's routes; ``max_bytes`` caps an upload's size (``HUB_MAX_UPLOAD_BYTES``)."""
     router = APIRouter(prefix="/api/v1", tags=["extracts"])
 
     @router.post(

@@ -222,7 +222,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(signin.router)
     app.include_router(review.router)
-    app.include_router(build_router())
+    app.include_router(build_router(settings.max_upload_bytes))
     app.add_exception_handler(api_problems.ProblemError, _on_problem)
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_exception_handler(SignInRequired, _on_signin_required)
