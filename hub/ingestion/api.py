@@ -1,27 +1,25 @@
 """The partner API (``/api/v1``): upload an extract under an agreement, then follow it.
 
-``POST /api/v1/agreements/{agreement_id}/extracts`` takes the raw file as the request body,
-streams it to a temporary file under the data directory (never whole in memory) while checking
-its size, UTF-8 and header, then seals it into ``landing/`` (``hub.pipeline.landing``) and answers
-with a receipt. The temporary file is deleted in every case. A refusal stores nothing; receiving
-the same file again gives the same receipt (200 instead of 201) and stores it once.
+``POST /api/v1/agreements/{agreement_id}/extracts`` takes the raw file as the request body and
+streams it, encrypted as it arrives, into a hidden partial file in ``landing/`` (never whole in
+memory, never in plain text on disk) while checking its size, UTF-8 and header; once complete and
+checked it is recorded as received (``hub.pipeline.landing.land``) and the receipt returned. A
+refusal or a broken connection deletes the partial file, and a crash leaves only ciphertext that
+nothing counts (swept when the hub starts). Receiving the same file again gives the same receipt
+(200 instead of 201) and stores it once.
 ``GET /api/v1/extracts/{extract_id}`` and ``.../report`` answer only the partner that sent it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from hub import audit
@@ -31,14 +29,14 @@ from hub.errors import HubError, IntegrityError
 from hub.ingestion.credentials import Credential, authenticate_partner
 from hub.ingestion.problems import ProblemDocument, ProblemError, from_hub_error
 from hub.ingestion.spool import Spool
-from hub.pipeline.landing import extract_id_for, receive_extract
+from hub.pipeline.landing import land, open_landing
 from hub.privacy.keys import open_keyring
+from hub.privacy.sealed import SealWriter
 from hub.store import Extract, session_scope
 from hub.web.signin import Hub, hub_of
 
 log = logging.getLogger(__name__)
 
-SPOOL_DIR: Final = ".uploads"  # under the data directory, owner-only
 CONTENT_TYPES: Final[dict[str, str | None]] = {
     "text/csv": "csv",
     "application/x-ndjson": "ndjson",
@@ -196,45 +194,27 @@ def _may_send(hub: Hub, agreement: Agreement, credential: Credential) -> None:
         )
 
 
-def _receive(
+def _land(
     hub: Hub,
     agreement: Agreement,
     credential: Credential,
-    path: Path,
+    writer: SealWriter,
     spool: Spool,
     source_name: str,
 ) -> tuple[Receipt, bool]:
-    """Seal the spooled file into landing/ (blocking: run in a worker thread)."""
-    extract_id = extract_id_for(agreement, spool.sha256)
-    with session_scope(hub.engine) as session:
-        repeat = session.get(Extract, extract_id) is not None
-    keyring = open_keyring(hub.settings)
-    with path.open("rb") as source:
-        try:
-            record = receive_extract(
-                hub.settings,
-                hub.engine,
-                keyring,
-                agreement,
-                sender_org=credential.org,
-                source=source,
-                source_name=source_name,
-            )
-        except SQLIntegrityError:
-            # the same file arrived twice at once and the other upload recorded it first
-            source.seek(0)
-            repeat = True
-            record = receive_extract(
-                hub.settings,
-                hub.engine,
-                keyring,
-                agreement,
-                sender_org=credential.org,
-                source=source,
-                source_name=source_name,
-            )
-    if record.sha256 != spool.sha256 or record.size_bytes != spool.size:
-        raise IntegrityError(f"extract {record.id}: the sealed file differs from the upload")
+    """Record the sealed upload as received (blocking: run in a worker thread)."""
+    landed = land(
+        hub.settings,
+        hub.engine,
+        agreement,
+        writer,
+        sender_org=credential.org,
+        source_name=source_name,
+        file_format=spool.fmt,
+    )
+    record = landed.record
+    if record.sha256 != writer.sha256 or record.size_bytes != spool.size:
+        raise IntegrityError(f"extract {record.id}: the recorded file differs from the upload")
     audit.record(
         hub.engine,
         actor=credential.actor,
@@ -245,7 +225,7 @@ def _receive(
             "version": agreement.version,
             "sha256": record.sha256,
             "size_bytes": record.size_bytes,
-            "repeat": repeat,
+            "repeat": landed.repeat,
         },
     )
     receipt = Receipt(
@@ -263,17 +243,11 @@ def _receive(
             f"GET /api/v1/extracts/{record.id}/report for its quality report"
         ),
     )
-    return receipt, repeat
+    return receipt, landed.repeat
 
 
 def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def _spool_dir(hub: Hub) -> Path:
-    folder = hub.settings.data_dir / SPOOL_DIR
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
 
 
 def _own_extract(request: Request, extract_id: str, credential: Credential) -> Extract:
@@ -342,19 +316,15 @@ def build_router(max_bytes: int) -> APIRouter:
             await run_in_threadpool(_may_send, hub, agreement, credential)
             fmt = _format_of(request, agreement)
             _check_length(request, agreement, max_bytes)
-            handle, name = tempfile.mkstemp(dir=_spool_dir(hub), prefix="upload-", suffix=".part")
-            path = Path(name)
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    spool = Spool(agreement, fmt, out, max_bytes)
-                    async for chunk in request.stream():
-                        spool.feed(chunk)
-                    spool.finish(path)
+            keyring = await run_in_threadpool(open_keyring, hub.settings)
+            with open_landing(hub.settings, keyring, agreement) as writer:
+                spool = Spool(agreement, fmt, writer, max_bytes)
+                async for chunk in request.stream():
+                    spool.feed(chunk)
+                spool.finish()
                 receipt, repeat = await run_in_threadpool(
-                    _receive, hub, agreement, credential, path, spool, filename or f"upload.{fmt}"
+                    _land, hub, agreement, credential, writer, spool, filename or f"upload.{fmt}"
                 )
-            finally:
-                path.unlink(missing_ok=True)
         except HubError as exc:
             raise from_hub_error(exc, agreement=agreement_id) from None
         response.status_code = 200 if repeat else 201

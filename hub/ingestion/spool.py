@@ -1,20 +1,21 @@
-"""Spooling an upload to a temporary file while checking it: size, SHA-256, UTF-8, the header.
+"""Checking an upload while it streams into its sealed landing file: size, UTF-8, the header.
 
-The body arrives in chunks; nothing holds the whole file in memory. The header (the first line of
-a CSV, the keys of the first NDJSON object) is checked against the agreement as soon as it has
-arrived, so a wrong feed is refused before the rest is read. Parquet keeps its schema at the end
-of the file, so it is checked once the file is complete.
+The body arrives in chunks and goes straight to a ``SealWriter`` (``hub.privacy.sealed``): it is
+encrypted before it touches the disk and nothing holds the whole file in memory. The header (the
+first line of a CSV, the keys of the first NDJSON object) is checked against the agreement as soon
+as it has arrived, so a wrong feed is refused before the rest is read. Parquet keeps its schema in
+a footer at the end of the file: the last bytes are kept in memory (at most ``MAX_FOOTER_BYTES``)
+and the footer is checked once the file is complete.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import json
+import struct
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,6 +25,12 @@ from hub.ingestion.problems import ProblemError
 
 BOM: Final = b"\xef\xbb\xbf"
 MAX_HEADER_BYTES: Final = 1 << 20
+MAX_FOOTER_BYTES: Final = 8 << 20
+PARQUET_MAGIC: Final = b"PAR1"
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> None: ...
 
 
 @dataclass
@@ -32,21 +39,17 @@ class Spool:
 
     agreement: Agreement
     fmt: str  # csv, ndjson or parquet
-    out: BinaryIO
+    out: Sink
     max_bytes: int
     size: int = 0
     lines: int = 0
-    _sha: hashlib._Hash = field(default_factory=hashlib.sha256)
     _decoder: codecs.IncrementalDecoder = field(
         default_factory=codecs.getincrementaldecoder("utf-8")
     )
     _head: bytearray | None = field(default_factory=bytearray)  # None once checked
     _last: int = -1  # the last byte received
+    _tail: bytearray = field(default_factory=bytearray)  # Parquet: the last bytes, for the footer
     rows_estimate: int | None = None
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.hexdigest()
 
     @property
     def text(self) -> bool:
@@ -74,11 +77,14 @@ class Spool:
             if self._head is not None:
                 self._collect_head(chunk)
             self.lines += chunk.count(b"\n")
-        self._sha.update(chunk)
+        else:
+            self._tail += chunk
+            if len(self._tail) > MAX_FOOTER_BYTES + 8:
+                del self._tail[: len(self._tail) - MAX_FOOTER_BYTES - 8]
         self.out.write(chunk)
         self._last = chunk[-1]
 
-    def finish(self, path: Path) -> None:
+    def finish(self) -> None:
         """Checks that need the whole file; sets ``rows_estimate``."""
         if self.size == 0:
             raise ProblemError(
@@ -89,9 +95,8 @@ class Spool:
                 rule="not_empty",
                 hint="send the extract's rows (a CSV needs at least its header row)",
             )
-        self.out.flush()
         if not self.text:
-            self.rows_estimate = self._parquet_rows(path)
+            self.rows_estimate = self._parquet_rows()
             return
         try:
             self._decoder.decode(b"", final=True)
@@ -157,9 +162,24 @@ class Spool:
             )
         return [str(key) for key in value]
 
-    def _parquet_rows(self, path: Path) -> int:
+    def _parquet_rows(self) -> int:
+        tail = bytes(self._tail)
+        footer_length = struct.unpack("<I", tail[-8:-4])[0] if len(tail) >= 12 else -1
+        if tail[-4:] != PARQUET_MAGIC or not 0 < footer_length <= len(tail) - 8:
+            raise ProblemError(
+                422,
+                "parquet_invalid",
+                "the file is not a complete Parquet file, or its footer is larger than "
+                f"{MAX_FOOTER_BYTES:,} bytes",
+                agreement=self.agreement.id,
+                rule="parquet",
+                hint="send a complete Parquet file (its footer holds the schema); write fewer, "
+                "larger row groups if the footer is too large",
+            )
         try:
-            metadata = pq.ParquetFile(path).metadata
+            # the footer alone, framed by the magic bytes, is a file pyarrow can read metadata from
+            framed = PARQUET_MAGIC + tail[-8 - footer_length :]
+            metadata = pq.ParquetFile(pa.BufferReader(framed)).metadata
             names = list(metadata.schema.to_arrow_schema().names)
         except (pa.ArrowException, OSError):
             raise ProblemError(

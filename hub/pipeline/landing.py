@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from hub.agreements.model import Agreement
 from hub.agreements.registry import AgreementRegistry
 from hub.errors import AgreementError
 from hub.privacy.keys import Keyring
-from hub.privacy.sealed import seal
+from hub.privacy.sealed import SEGMENT_SIZE, SealWriter
 from hub.settings import Settings
 from hub.store import Extract, session_scope
 
@@ -30,6 +31,97 @@ def extract_id_for(agreement: Agreement, sha256: str) -> str:
     """Deterministic extract id: the same file under the same agreement version is one extract."""
     digest = hashlib.sha256(f"{agreement.id}:{agreement.version}:{sha256}".encode()).hexdigest()
     return f"ext-{digest[:24]}"
+
+
+def check_may_send(
+    settings: Settings,
+    engine: Engine,
+    agreement: Agreement,
+    sender_org: str,
+    today: date | None = None,
+) -> None:
+    """Raise ``AgreementError`` unless ``sender_org`` may send under ``agreement`` today."""
+    decision = AgreementRegistry.open(settings, engine).may_send(
+        agreement, sender_org, today, step="upload"
+    )
+    if not decision:
+        log.warning("refused extract for agreement %s from %s", agreement.id, sender_org)
+        raise AgreementError(f"refused: {decision.reason}", hint="ask your data protection lead")
+
+
+@dataclass(frozen=True)
+class Landed:
+    """An extract in the landing zone, and whether these bytes had been received before."""
+
+    record: Extract
+    repeat: bool
+
+
+def open_landing(settings: Settings, keyring: Keyring, agreement: Agreement) -> SealWriter:
+    """A sealed file in ``landing/<agreement>/`` to stream an extract into; ``land`` records it.
+    Until then it is a hidden partial file that nothing reads."""
+    folder = settings.zone("landing") / agreement.id
+    return SealWriter(
+        folder / "incoming.sealed", keyring, context=f"{agreement.id}:{agreement.version}"
+    )
+
+
+def land(
+    settings: Settings,
+    engine: Engine,
+    agreement: Agreement,
+    writer: SealWriter,
+    *,
+    sender_org: str,
+    source_name: str,
+    file_format: str | None = None,
+    today: date | None = None,
+) -> Landed:
+    """Check once more that ``sender_org`` may send under ``agreement``, then move the sealed
+    file to ``<extract id>.sealed`` and record it as received. The same bytes received before
+    (or at the same moment by another upload) give the existing record and are stored once."""
+    try:
+        check_may_send(settings, engine, agreement, sender_org, today)
+        extract_id = extract_id_for(agreement, writer.sha256)
+        final = writer.dest.with_name(f"{extract_id}.sealed")
+        with session_scope(engine) as session:
+            existing = session.get(Extract, extract_id)
+        if existing is not None and final.exists():
+            writer.abort()
+            log.info("extract %s already received; receipt repeated", extract_id)
+            return Landed(existing, repeat=True)
+        info = writer.commit(final)
+    except BaseException:
+        writer.abort()
+        raise
+    now = datetime.now(UTC)
+    try:
+        with session_scope(engine) as session:
+            record = session.get(Extract, extract_id) or Extract(
+                id=extract_id,
+                agreement_id=agreement.id,
+                agreement_version=agreement.version,
+                sender_org=sender_org,
+                source_name=Path(source_name).name[:255],
+                file_format=file_format or agreement.delivery.format,
+                sha256=info.sha256,
+                size_bytes=info.size,
+                status="received",
+                received_at=now,
+            )
+            record.updated_at = now
+            record.landing_path = str(final.relative_to(settings.data_dir))
+            session.add(record)
+    except SQLIntegrityError:
+        # the same bytes arrived at the same moment and the other upload recorded them first;
+        # both sealed the same plaintext to the same name, so the file stands either way
+        with session_scope(engine) as session:
+            existing = session.get(Extract, extract_id)
+        if existing is None:
+            raise
+        return Landed(existing, repeat=True)
+    log.info("received extract %s for agreement %s (%d bytes)", extract_id, agreement.id, info.size)
+    return Landed(record, repeat=existing is not None)
 
 
 def receive_extract(
@@ -43,39 +135,18 @@ def receive_extract(
     source_name: str,
     today: date | None = None,
 ) -> Extract:
-    """Seal ``source`` into ``landing/<agreement>/`` and record it as received."""
-    registry = AgreementRegistry.open(settings, engine)
-    decision = registry.may_send(agreement, sender_org, today, step="upload")
-    if not decision:
-        log.warning("refused extract for agreement %s from %s", agreement.id, sender_org)
-        raise AgreementError(f"refused: {decision.reason}", hint="ask your data protection lead")
-    folder = settings.zone("landing") / agreement.id
-    incoming = folder / f".incoming-{uuid.uuid4().hex}.sealed"
-    info = seal(source, incoming, keyring, context=f"{agreement.id}:{agreement.version}")
-    extract_id = extract_id_for(agreement, info.sha256)
-    final = folder / f"{extract_id}.sealed"
-    now = datetime.now(UTC)
-    with session_scope(engine) as session:
-        existing = session.get(Extract, extract_id)
-        if existing is not None and final.exists():
-            incoming.unlink()
-            log.info("extract %s already received; receipt repeated", extract_id)
-            return existing
-        incoming.replace(final)
-        record = existing or Extract(
-            id=extract_id,
-            agreement_id=agreement.id,
-            agreement_version=agreement.version,
+    """Seal ``source`` into ``landing/<agreement>/`` and record it as received (the agreement is
+    checked before reading and again before recording)."""
+    check_may_send(settings, engine, agreement, sender_org, today)
+    with open_landing(settings, keyring, agreement) as writer:
+        while chunk := source.read(SEGMENT_SIZE):
+            writer.write(chunk)
+        return land(
+            settings,
+            engine,
+            agreement,
+            writer,
             sender_org=sender_org,
-            source_name=Path(source_name).name[:255],
-            file_format=agreement.delivery.format,
-            sha256=info.sha256,
-            size_bytes=info.size,
-            status="received",
-            received_at=now,
-        )
-        record.updated_at = now
-        record.landing_path = str(final.relative_to(settings.data_dir))
-        session.add(record)
-    log.info("received extract %s for agreement %s (%d bytes)", extract_id, agreement.id, info.size)
-    return record
+            source_name=source_name,
+            today=today,
+        ).record

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from hub.privacy.keys import Keyring
 
 MAGIC = b"SVDSEAL1"
 SEGMENT_SIZE = 1 << 20
+PARTIAL = ".partial"
 _TAG = 16
 
 
@@ -46,53 +48,125 @@ def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
     return prefix + struct.pack(">IB", counter, 1 if last else 0)
 
 
+class SealWriter:
+    """Seal a stream written in pieces of any size (an upload arriving over HTTP): ``write``
+    each piece, then ``commit`` to move the finished file to ``dest``, or ``abort``.
+
+    Until ``commit`` the ciphertext goes to a hidden ``.partial`` file beside ``dest``, so a
+    crash leaves only encrypted bytes under a name that nothing reads (``sweep_partials`` removes
+    them); plaintext never touches the disk. One segment is held back so the last one can be
+    flagged as last, as the STREAM construction requires: memory stays one segment.
+    """
+
+    def __init__(self, dest: Path, keyring: Keyring, *, context: str) -> None:
+        kek = keyring.current("landing")
+        dek = AESGCM.generate_key(bit_length=256)
+        wrap_nonce = os.urandom(12)
+        self._prefix = os.urandom(7)
+        header = json.dumps(
+            {
+                "kek": kek.label,
+                "kek_version": kek.version,
+                "context": context,
+                "segment_size": SEGMENT_SIZE,
+                "nonce_prefix": base64.b64encode(self._prefix).decode(),
+                "wrapped_dek": base64.b64encode(
+                    wrap_nonce + AESGCM(kek.secret).encrypt(wrap_nonce, dek, context.encode())
+                ).decode(),
+            },
+            sort_keys=True,
+        ).encode()
+        self._aad = hashlib.sha256(header).digest()
+        self._aead = AESGCM(dek)
+        self._digest = hashlib.sha256()
+        self._buffer = bytearray()
+        self._counter = 0
+        self.size = 0
+        self.dest = dest
+        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.partial = dest.with_name(f".{dest.name}.{os.getpid()}.{os.urandom(4).hex()}{PARTIAL}")
+        self._out: BinaryIO | None = self.partial.open("xb")
+        self._out.write(MAGIC + struct.pack(">I", len(header)) + header)
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the plaintext written so far."""
+        return self._digest.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        if self._out is None:
+            raise ValueError("the sealed file is already closed")
+        self._digest.update(data)
+        self.size += len(data)
+        self._buffer += data
+        while len(self._buffer) > SEGMENT_SIZE:  # more follows, so these are not the last
+            self._emit(bytes(self._buffer[:SEGMENT_SIZE]), last=False)
+            del self._buffer[:SEGMENT_SIZE]
+
+    def _emit(self, chunk: bytes, *, last: bool) -> None:
+        assert self._out is not None
+        self._out.write(
+            self._aead.encrypt(_nonce(self._prefix, self._counter, last), chunk, self._aad)
+        )
+        self._counter += 1
+
+    def commit(self, dest: Path | None = None) -> SealInfo:
+        """Write the last segment, make it durable and move it to ``dest`` (by default the one
+        given when opening; another must be in the same folder)."""
+        if self._out is None:
+            raise ValueError("the sealed file is already closed")
+        try:
+            self._emit(bytes(self._buffer), last=True)
+            self._buffer.clear()
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            self._out = None
+            self.partial.replace(self.dest if dest is None else dest)
+        except BaseException:
+            self.abort()
+            self.partial.unlink(missing_ok=True)
+            raise
+        return SealInfo(sha256=self.sha256, size=self.size)
+
+    def abort(self) -> None:
+        """Drop what was written (idempotent; a no-op after ``commit``)."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+            self.partial.unlink(missing_ok=True)
+        self._buffer.clear()
+
+    def __enter__(self) -> SealWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
 def seal(src: BinaryIO, dest: Path, keyring: Keyring, *, context: str) -> SealInfo:
     """Encrypt ``src`` to ``dest`` (written under a temporary name, renamed when complete)."""
-    kek = keyring.current("landing")
-    dek = AESGCM.generate_key(bit_length=256)
-    wrap_nonce = os.urandom(12)
-    header = json.dumps(
-        {
-            "kek": kek.label,
-            "kek_version": kek.version,
-            "context": context,
-            "segment_size": SEGMENT_SIZE,
-            "nonce_prefix": base64.b64encode(os.urandom(7)).decode(),
-            "wrapped_dek": base64.b64encode(
-                wrap_nonce + AESGCM(kek.secret).encrypt(wrap_nonce, dek, context.encode())
-            ).decode(),
-        },
-        sort_keys=True,
-    ).encode()
-    prefix = base64.b64decode(json.loads(header)["nonce_prefix"])
-    aad = hashlib.sha256(header).digest()
-    aead = AESGCM(dek)
-    digest = hashlib.sha256()
-    size = 0
-    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
-    try:
-        with tmp.open("wb") as out:
-            out.write(MAGIC + struct.pack(">I", len(header)) + header)
-            counter = 0
-            chunk = src.read(SEGMENT_SIZE)
-            while True:
-                following = src.read(SEGMENT_SIZE) if len(chunk) == SEGMENT_SIZE else b""
-                last = not following
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(aead.encrypt(_nonce(prefix, counter, last), chunk, aad))
-                if last:
-                    break
-                counter += 1
-                chunk = following
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return SealInfo(sha256=digest.hexdigest(), size=size)
+    with SealWriter(dest, keyring, context=context) as writer:
+        while chunk := src.read(SEGMENT_SIZE):
+            writer.write(chunk)
+        return writer.commit()
+
+
+def sweep_partials(folder: Path, *, older_than: float) -> int:
+    """Remove unfinished sealed files (left by a crash) not written to for ``older_than``
+    seconds; returns how many. They hold only ciphertext and were never recorded as received."""
+    if not folder.exists():
+        return 0
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in folder.rglob(f".*{PARTIAL}"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # finished or removed meanwhile
+            continue
+    return removed
 
 
 def unseal_segments(path: Path, keyring: Keyring) -> Iterator[bytes]:

@@ -11,6 +11,7 @@ and sends no referrer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +30,7 @@ from hub.agreements.registry import AgreementRegistry
 from hub.errors import HubError, InfrastructureError, NotFoundError, UserError
 from hub.ingestion import problems as api_problems
 from hub.ingestion.api import build_router
+from hub.privacy.sealed import sweep_partials
 from hub.settings import Settings
 from hub.store import make_engine, upgrade
 from hub.web import health, review, signin
@@ -38,6 +40,10 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
+log = logging.getLogger(__name__)
+
+# an unfinished upload not written to for this long is a crash's leftover, not one in progress
+STALE_UPLOAD_SECONDS: Final = 3600
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
@@ -198,6 +204,9 @@ def create_app(settings: Settings) -> FastAPI:
     """The web application for one hub installation."""
     engine = make_engine(settings.metadata_url)
     upgrade(engine)
+    swept = sweep_partials(settings.zone("landing"), older_than=STALE_UPLOAD_SECONDS)
+    if swept:
+        log.warning("removed %d unfinished upload(s) left by an earlier crash", swept)
     hub = Hub(
         settings=settings,
         engine=engine,

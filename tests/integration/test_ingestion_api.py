@@ -55,8 +55,8 @@ class ApiHub:
             return int(session.scalar(select(func.count()).select_from(Extract)) or 0)
 
     def spooled(self) -> list[Path]:
-        folder = self.settings.data_dir / ".uploads"
-        return list(folder.iterdir()) if folder.exists() else []
+        """Unfinished (partial) sealed files in the landing zone."""
+        return sorted(self.settings.zone("landing").rglob(".*.partial"))
 
     def assert_nothing_stored(self) -> None:
         assert self.landing_files() == []
