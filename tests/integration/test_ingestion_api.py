@@ -25,6 +25,7 @@ from hub.ingestion.api import build_router
 from hub.ingestion.credentials import issue_credential, revoke_credential
 from hub.pipeline.reading import read_batches
 from hub.privacy.keys import Keyring, init_keyring
+from hub.privacy.sealed import open_unsealed
 from hub.settings import Settings
 from hub.store import Extract, make_engine, session_scope, upgrade
 from hub.web.app import create_app
@@ -310,22 +311,31 @@ def test_status_and_report_only_for_the_partner_that_sent_it(hub: ApiHub, api: s
 # -- concurrency -------------------------------------------------------------------------------
 
 
-def test_parallel_uploads_are_each_stored_exactly_once(hub: ApiHub, api: str) -> None:
-    def variant(n: int) -> bytes:
-        return SMALL_CSV.replace(b"MV/24/000102", f"MV/24/{n:06d}".encode())
+def test_fifty_parallel_uploads_are_each_stored_exactly_once(hub: ApiHub, api: str) -> None:
+    """40 different files and 10 sent twice at the same moment: 40 extracts, each landing file
+    unseals to exactly the bytes sent, and each twin pair shares one receipt."""
 
-    bodies = [variant(1000 + n) for n in range(20)]
-    with ThreadPoolExecutor(max_workers=20) as pool:
+    def variant(n: int) -> bytes:
+        return SMALL_CSV.replace(b"MV/24/000102", f"MV/24/{n:06d}".encode()) + (
+            b"MV/24/999999,URN9,,Victim,Ada,Fixturewright,04/05/1998,F,ZZ99 3AA,2026-01-04,"
+            b"22:15,2026-01-05,Violence with injury,005/01,Y,N,N,Y,Y,Y,E01099901,\n" * (n % 7)
+        )
+
+    distinct = [variant(1000 + n) for n in range(40)]
+    bodies = distinct + distinct[:10]
+    with ThreadPoolExecutor(max_workers=50) as pool:
         responses = list(pool.map(lambda body: _upload(api, hub.police, body), bodies))
-    assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses]
-    ids = {r.json()["extract_id"] for r in responses}
-    assert len(ids) == 20
-    assert hub.extracts() == 20
-    assert len(hub.landing_files()) == 20
+    assert all(r.status_code in (200, 201) for r in responses), [r.text for r in responses]
+    receipts = [r.json() for r in responses]
+    assert [r["sha256"] for r in receipts] == [hashlib.sha256(b).hexdigest() for b in bodies]
+    assert [r["extract_id"] for r in receipts[40:]] == [r["extract_id"] for r in receipts[:10]]
+    assert sorted(r.status_code for r in responses).count(201) == 40
+    assert hub.extracts() == 40
+    assert len(hub.landing_files()) == 40
     assert hub.spooled() == []
-    agreement = get_agreement(hub.settings.contracts_dir, "police-sv")
+    by_id = {r["extract_id"]: body for r, body in zip(receipts, bodies, strict=True)}
     for landed in hub.landing_files():
-        assert sum(b.num_rows for b in read_batches(landed, hub.keyring, agreement)) == 3
+        assert open_unsealed(landed, hub.keyring).read() == by_id[landed.stem]
 
 
 def test_the_api_routes_are_registered_once() -> None:
