@@ -24,9 +24,11 @@ from starlette.concurrency import run_in_threadpool
 
 from hub import audit
 from hub.agreements import get_agreement
+from hub.agreements.loader import load_agreements_leniently
 from hub.agreements.model import Agreement
 from hub.errors import HubError, IntegrityError
 from hub.ingestion.credentials import Credential, authenticate_partner
+from hub.ingestion.deliveries import DeliveryState, deliveries
 from hub.ingestion.problems import ProblemDocument, ProblemError, from_hub_error
 from hub.ingestion.spool import Spool
 from hub.pipeline.landing import land, open_landing
@@ -89,6 +91,27 @@ class ExtractReport(BaseModel):
     agreement_id: str
     status: str
     report: dict[str, Any] | None
+
+
+class Feed(BaseModel):
+    """One agreement's feed: received for the current period, due, late or not in force."""
+
+    agreement_id: str
+    provider: str
+    state: DeliveryState
+    due_at: datetime | None
+    late_at: datetime | None
+    last_received_at: datetime | None
+    reason: str
+
+
+class Deliveries(BaseModel):
+    """The feeds a partner provides under agreements, late ones first."""
+
+    partner: str
+    checked_at: datetime
+    late: int
+    feeds: list[Feed]
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -372,6 +395,32 @@ def build_router(max_bytes: int) -> APIRouter:
             agreement_id=record.agreement_id,
             status=record.status,
             report=record.report,
+        )
+
+    @router.get(
+        "/deliveries",
+        response_model=Deliveries,
+        tags=["deliveries"],
+        summary="Your feeds: received, due or late",
+        responses=_problems(401, 422),
+    )
+    def my_deliveries(
+        request: Request,
+        credential: Partner,
+        state: Annotated[
+            DeliveryState | None, Query(description="Only feeds in this state, e.g. late")
+        ] = None,
+    ) -> Deliveries:
+        hub = hub_of(request)
+        now = datetime.now(UTC)
+        agreements, _ = load_agreements_leniently(hub.settings.contracts_dir)
+        found = deliveries(agreements.values(), hub.registry, now, provider=credential.org)
+        feeds = [Feed(**vars(d)) for d in found if state is None or d.state is state]
+        return Deliveries(
+            partner=credential.org,
+            checked_at=now,
+            late=sum(1 for d in found if d.state is DeliveryState.LATE),
+            feeds=feeds,
         )
 
     return router

@@ -33,6 +33,7 @@ from hub.agreements.plain import describe
 from hub.agreements.risks import risk_flags
 from hub.agreements.signing import SignedApproval
 from hub.errors import AgreementError, NotFoundError, UserError
+from hub.ingestion.deliveries import DeliveryState, deliveries
 from hub.web.signin import (
     CSRF_FIELD,
     Hub,
@@ -340,6 +341,19 @@ def agreement_list(request: Request, viewer: SignedIn) -> Response:
     rows = [_row(hub, viewer, _versions(hub, agreement_id, files)) for agreement_id in ids]
     problems = [(e.message, e.hint) for e in broken]
     return render(request, "agreements.html", {"rows": rows, "broken": problems}, viewer=viewer)
+
+
+@router.get("/deliveries")
+def deliveries_page(request: Request, viewer: SignedIn) -> Response:
+    """Every feed of the partnership: received, due or late (``hub deliveries`` in a page)."""
+    hub = hub_of(request)
+    _require_reviewer(hub, viewer, "deliveries")
+    now = datetime.now(UTC)
+    files, _ = load_agreements_leniently(hub.settings.contracts_dir)
+    feeds = deliveries(files.values(), hub.registry, now)
+    late = sum(1 for feed in feeds if feed.state is DeliveryState.LATE)
+    context = {"feeds": feeds, "late": late, "checked_at": now}
+    return render(request, "deliveries.html", context, viewer=viewer)
 
 
 # -- one agreement -----------------------------------------------------------------------------

@@ -341,3 +341,31 @@ def test_fifty_parallel_uploads_are_each_stored_exactly_once(hub: ApiHub, api: s
 def test_the_api_routes_are_registered_once() -> None:
     paths = [r.path for r in build_router(max_bytes=1).routes if isinstance(r, APIRoute)]
     assert sorted(paths) == sorted(set(paths))
+
+
+# -- late and missing deliveries ----------------------------------------------------------------
+
+
+def test_a_partner_sees_its_own_feeds_and_when_they_are_due(hub: ApiHub, api: str) -> None:
+    with _client(api, hub.police) as client:
+        before = client.get("/api/v1/deliveries")
+        assert before.status_code == 200, before.text
+        feeds = before.json()["feeds"]
+        assert [f["agreement_id"] for f in feeds] == ["police-sv"]
+        assert feeds[0]["state"] in ("due", "late")
+        assert feeds[0]["due_at"] and feeds[0]["last_received_at"] is None
+        assert before.json()["late"] == (feeds[0]["state"] == "late")
+        assert _upload(api, hub.police, SMALL_CSV).status_code == 201
+        after = client.get("/api/v1/deliveries").json()
+        assert [(f["agreement_id"], f["state"]) for f in after["feeds"]] == [
+            ("police-sv", "received")
+        ]
+        assert after["late"] == 0
+        assert client.get("/api/v1/deliveries", params={"state": "late"}).json()["feeds"] == []
+        _problem(client.get("/api/v1/deliveries", params={"state": "lost"}), 422, "request_invalid")
+    with _client(api, hub.hospitals) as other:
+        theirs = other.get("/api/v1/deliveries").json()
+        assert theirs["partner"] == "merseyvale-hospitals"
+        assert [f["agreement_id"] for f in theirs["feeds"]] == ["ed-assaults"]
+    with _client(api, None) as anonymous:
+        _problem(anonymous.get("/api/v1/deliveries"), 401, "unauthorised")

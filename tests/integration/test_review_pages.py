@@ -500,3 +500,16 @@ def test_a_version_only_in_the_store_shows_what_changed(hub_url: tuple[ReviewHub
     assert f'action="/agreements/{AGREEMENT}/versions/2/approve"' in newest
     assert "This is the first version" in older
     assert 'href="/agreements/police-sv?version=2"' in older
+
+
+def test_the_deliveries_page_lists_every_feed_for_leads_only(
+    hub_url: tuple[ReviewHub, str],
+) -> None:
+    _, base_url = hub_url
+    with client_for(base_url, HOSPITALS_DPL) as client:
+        page = text_of(_page(client, "/deliveries"))
+    for agreement_id in ("police-sv", "ed-assaults", "ambulance-assaults", "schools"):
+        assert f'href="/agreements/{agreement_id}"' in page
+    assert "not in force" in page  # nothing is approved in this hub yet, so nothing is expected
+    with client_for(base_url, ANALYST) as client:
+        assert client.get("/deliveries").status_code == 403
