@@ -26,7 +26,7 @@ from hub import audit
 from hub.agreements import get_agreement
 from hub.agreements.loader import load_agreements_leniently
 from hub.agreements.model import Agreement
-from hub.errors import HubError, IntegrityError
+from hub.errors import AgreementError, HubError, IntegrityError
 from hub.ingestion.credentials import Credential, authenticate_partner
 from hub.ingestion.deliveries import DeliveryState, deliveries
 from hub.ingestion.problems import ProblemDocument, ProblemError, from_hub_error
@@ -226,15 +226,21 @@ def _land(
     source_name: str,
 ) -> tuple[Receipt, bool]:
     """Record the sealed upload as received (blocking: run in a worker thread)."""
-    landed = land(
-        hub.settings,
-        hub.engine,
-        agreement,
-        writer,
-        sender_org=credential.org,
-        source_name=source_name,
-        file_format=spool.fmt,
-    )
+    try:
+        landed = land(
+            hub.settings,
+            hub.engine,
+            agreement,
+            writer,
+            sender_org=credential.org,
+            source_name=source_name,
+            file_format=spool.fmt,
+        )
+    except AgreementError:
+        # suspended, revoked or expired while the file was arriving: refuse in the same words
+        # as before the upload
+        _may_send(hub, agreement, credential)
+        raise
     record = landed.record
     if record.sha256 != writer.sha256 or record.size_bytes != spool.size:
         raise IntegrityError(f"extract {record.id}: the recorded file differs from the upload")

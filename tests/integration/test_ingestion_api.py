@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -198,6 +199,29 @@ def test_an_agreement_not_in_force_is_403(hub: ApiHub, api: str) -> None:
     assert "suspended" in str(document["detail"])
     _, education = issue_credential(hub.engine, "merseyvale-education", "MIS")
     _problem(_upload(api, education, SMALL_CSV, "schools"), 403, "agreement_not_in_force")
+    hub.assert_nothing_stored()
+
+
+def test_an_agreement_suspended_during_an_upload_refuses_it_at_the_end(
+    hub: ApiHub, api: str
+) -> None:
+    header, rest = SMALL_CSV.split(b"\n", 1)
+
+    def body() -> Iterator[bytes]:
+        yield header + b"\n"
+        deadline = time.monotonic() + 10
+        while not hub.spooled():  # the hub has checked the agreement and is streaming
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        AgreementRegistry.open(hub.settings, hub.engine).suspend(
+            "police-sv", 1, "merseyvale-police", "test", "the partner's feed is investigated"
+        )
+        yield rest
+
+    with _client(api, hub.police) as client:
+        response = client.post("/api/v1/agreements/police-sv/extracts", content=body(), headers=CSV)
+    document = _problem(response, 403, "agreement_not_in_force")
+    assert "suspended" in str(document["detail"])
     hub.assert_nothing_stored()
 
 
