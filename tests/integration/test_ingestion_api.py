@@ -5,6 +5,7 @@ the partner that sent the extract, and parallel uploads each stored exactly once
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -157,6 +160,35 @@ def test_an_upload_is_sealed_into_landing_and_receipted(hub: ApiHub, api: str) -
     assert hub.extracts() == 1
     actions = [e.action for e in audit.entries(hub.engine)]
     assert actions.count("extract.received") == 2
+
+
+def test_a_parquet_extract_is_checked_from_its_footer_and_sealed(hub: ApiHub, api: str) -> None:
+    agreement = get_agreement(hub.settings.contracts_dir, "youth-justice")
+    approve_for_development(hub.settings, hub.engine, [agreement])
+    _, token = issue_credential(hub.engine, "merseyvale-yjs", "ChildView export")
+    table = pa.table({name: [f"v{i}" for i in range(250)] for name in agreement.received_fields})
+    out = io.BytesIO()
+    pq.write_table(table, out, row_group_size=100)
+    body = out.getvalue()
+    parquet = {"Content-Type": "application/vnd.apache.parquet"}
+    response = _upload(api, token, body, "youth-justice", headers=parquet)
+    assert response.status_code == 201, response.text
+    assert response.json()["rows_estimate"] == 250
+    (landed,) = hub.landing_files()
+    assert open_unsealed(landed, hub.keyring).read() == body
+    short = pa.table({name: ["x"] for name in agreement.received_fields[1:]})
+    out = io.BytesIO()
+    pq.write_table(short, out)
+    document = _problem(
+        _upload(api, token, out.getvalue(), "youth-justice", headers=parquet),
+        422,
+        "header_mismatch",
+    )
+    assert document["field"] == agreement.received_fields[0]
+    _problem(
+        _upload(api, token, body[:-10], "youth-justice", headers=parquet), 422, "parquet_invalid"
+    )
+    assert len(hub.landing_files()) == 1
 
 
 def test_a_bom_and_octet_stream_are_accepted(hub: ApiHub, api: str) -> None:
