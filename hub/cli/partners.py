@@ -21,10 +21,22 @@ def issue(
     name: Annotated[str, typer.Option(help="The partner system, e.g. 'Niche RMS nightly'")],
 ) -> None:
     """Issue a credential; the token is shown once and only its hash is kept."""
+    from hub.agreements.loader import load_agreements_leniently
     from hub.ingestion.credentials import issue_credential
 
-    credential_id, token = issue_credential(store(settings()), org, name, actor=cli_actor())
+    s = settings()
+    credential_id, token = issue_credential(store(s), org, name, actor=cli_actor())
     out.print(f"issued credential {credential_id} for {name} ({org})")
+    agreements, _ = load_agreements_leniently(s.contracts_dir)
+    provided = sorted(a.id for a in agreements.values() if a.provider == org)
+    if provided:
+        out.print(f"{org} provides data under: {', '.join(provided)}")
+    else:
+        out.print(
+            f"[yellow]note:[/] no agreement in {s.contracts_dir} names {org} as its provider, "
+            "so every upload with this credential is refused until one does",
+            soft_wrap=True,
+        )
     out.print("token (shown once; give it to the partner's IT team over a secure channel):")
     out.print(token, soft_wrap=True)
 

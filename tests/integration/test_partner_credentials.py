@@ -108,7 +108,11 @@ def test_the_partners_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         partners.app, ["issue", "--org", "merseyvale-police", "--name", "Niche RMS"]
     )
     assert issued.exit_code == 0, issued.output
+    assert "merseyvale-police provides data under: police-sv" in issued.output
     token = next(w for w in issued.output.split() if w.startswith(TOKEN_PREFIX))
+    stranger = runner.invoke(partners.app, ["issue", "--org", "merseyvale-zoo", "--name", "X"])
+    assert stranger.exit_code == 0, stranger.output
+    assert "no agreement" in stranger.output and "refused" in stranger.output
     engine = make_engine(settings.metadata_url)
     try:
         credential = authenticate_partner(engine, token)
