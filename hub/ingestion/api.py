@@ -115,10 +115,31 @@ class Deliveries(BaseModel):
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
+    """Refusals, documented as problem documents; a 401 also names its ``WWW-Authenticate``
+    challenge. Every route also answers 503 when the hub's database or storage fails."""
+    documented: dict[int | str, dict[str, Any]] = {
         status: {"model": ProblemDocument, "description": "Refused (RFC 9457 problem document)"}
-        for status in statuses
+        for status in (*statuses, 503)
     }
+    if 401 in documented:
+        documented[401]["headers"] = {
+            "WWW-Authenticate": {
+                "description": f'The challenge: {REALM}, with error="invalid_token" when a '
+                "token was sent but is not valid",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        }
+    return documented
+
+
+LOCATION: Final[dict[str, Any]] = {
+    "Location": {
+        "description": "The extract's status address, GET /api/v1/extracts/{extract_id}",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
 
 
 def _unauthorised(detail: str, *, error: str | None) -> ProblemError:
@@ -314,8 +335,13 @@ def build_router(max_bytes: int) -> APIRouter:
         response_model=Receipt,
         summary="Upload an extract under an agreement",
         responses={
-            200: {"model": Receipt, "description": "The same file was received before"},
-            **_problems(401, 403, 404, 413, 415, 422, 503),
+            200: {
+                "model": Receipt,
+                "description": "The same file was received before",
+                "headers": LOCATION,
+            },
+            201: {"description": "Received", "headers": LOCATION},
+            **_problems(401, 403, 404, 413, 415, 422),
         },
         openapi_extra={
             "requestBody": {

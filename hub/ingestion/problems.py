@@ -12,7 +12,7 @@ from typing import Final
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from hub.errors import (
     AgreementError,
@@ -26,6 +26,7 @@ from hub.errors import (
 API_PREFIX: Final = "/api/"
 MEDIA_TYPE: Final = "application/problem+json"
 TYPE_BASE: Final = "https://svdhub.example/problems/"
+CODE_PATTERN: Final = r"^[a-z][a-z0-9_]*$"
 
 TITLES: Final[dict[int, str]] = {
     400: "The request could not be read",
@@ -46,11 +47,16 @@ TITLES: Final[dict[int, str]] = {
 class ProblemDocument(BaseModel):
     """The body of every refusal (``application/problem+json``, RFC 9457)."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
+    type: str = Field(
+        json_schema_extra={"format": "uri"},
+        description="A URI naming the kind of problem: the base URI followed by `code`",
+    )
+    title: str = Field(min_length=1, description="A short summary of the kind of problem")
+    status: int = Field(ge=400, le=599, description="The HTTP status code of the response")
+    detail: str = Field(min_length=1, description="What was wrong with this request")
+    code: str = Field(
+        pattern=CODE_PATTERN, description="A stable code for the kind of problem, for programs"
+    )
     agreement: str | None = None
     field: str | None = None
     row: int | None = None
@@ -96,7 +102,8 @@ class ProblemError(Exception):
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith(API_PREFIX)
+    path = request.url.path
+    return path == API_PREFIX.rstrip("/") or path.startswith(API_PREFIX)
 
 
 def response_for(problem: ProblemError) -> JSONResponse:
@@ -109,7 +116,8 @@ def response_for(problem: ProblemError) -> JSONResponse:
 def from_hub_error(exc: HubError, *, agreement: str | None = None) -> ProblemError:
     """The hub's exception tree, mapped once: not found 404, an agreement refusal 403, a
     rejected extract 422, a missing keyring or any infrastructure failure 503, other user
-    errors 409."""
+    errors 409. An unknown ``agreement`` is named without the hub's folders or its other
+    agreements."""
     if isinstance(exc, InfrastructureError | KeyringError):
         return ProblemError(
             503,
@@ -117,6 +125,17 @@ def from_hub_error(exc: HubError, *, agreement: str | None = None) -> ProblemErr
             "the hub cannot take this request now; nothing was stored",
             agreement=agreement,
             hint="try again later; if it persists, tell the hub's operators",
+        )
+    if isinstance(exc, NotFoundError) and agreement is not None:
+        # the domain message is for operators (it names the hub's contracts folder and every
+        # agreement); a partner is told only that this id is not one of the hub's agreements
+        return ProblemError(
+            404,
+            exc.code,
+            f"there is no agreement {agreement} at this hub",
+            agreement=agreement,
+            hint="check the agreement id in the address; GET /api/v1/deliveries lists the "
+            "agreements your organisation provides data under",
         )
     status = (
         404
@@ -139,6 +158,9 @@ def from_http_status(
             404, "no_such_route", "there is no API route at this address", hint=None
         )
     if status == 405:
+        allowed = (headers or {}).get("Allow")
+        if allowed:
+            detail = f"this API route takes {allowed} requests only"
         return ProblemError(405, "method_not_allowed", detail, headers=headers)
     return ProblemError(status, "http_error", detail, headers=headers)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -27,6 +28,8 @@ BOM: Final = b"\xef\xbb\xbf"
 MAX_HEADER_BYTES: Final = 1 << 20
 MAX_FOOTER_BYTES: Final = 8 << 20
 PARQUET_MAGIC: Final = b"PAR1"
+# a column name a refusal may quote: short, starting with a letter, no digits-only or date shapes
+COLUMN_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_ .()/-]{0,63}")
 
 
 class Sink(Protocol):
@@ -194,10 +197,38 @@ class Spool:
         return int(metadata.num_rows)
 
 
+def _showable(name: str) -> bool:
+    """Whether a column name may appear in a refusal: it looks like a column name, not a value."""
+    return bool(COLUMN_NAME.fullmatch(name))
+
+
+def _named(columns: list[str]) -> str:
+    shown = [c for c in columns if _showable(c)]
+    hidden = len(columns) - len(shown)
+    words = ", ".join(shown)
+    if hidden:
+        words += f"{', and ' if shown else ''}{hidden} that cannot be shown"
+    return words
+
+
 def check_columns(agreement: Agreement, columns: list[str]) -> None:
-    """Refuse duplicated and unexpected columns and missing required ones, naming them (never
-    a value)."""
+    """Refuse a missing header row, duplicated and unexpected columns and missing required ones,
+    naming columns (never a value: a first line that is mostly not the agreement's column names
+    is a data row, and is not quoted)."""
     expected = set(agreement.received_fields)
+    known = sum(1 for c in columns if c in expected)
+    if known * 2 < len(columns) or known == 0:
+        raise ProblemError(
+            422,
+            "header_missing",
+            f"only {known} of the {len(columns)} names on the first line are columns of "
+            f"agreement {agreement.id} v{agreement.version}: is the header row missing, or is "
+            f"this another feed? The agreement's columns are {', '.join(agreement.received_fields)}",
+            agreement=agreement.id,
+            rule="header",
+            hint=f"start the file with a header row naming agreement {agreement.id}'s columns "
+            "(the hub does not quote the first line back, in case it holds a person's details)",
+        )
     unexpected = [c for c in columns if c not in expected]
     missing = [c for c in agreement.required_fields if c not in columns]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
@@ -205,9 +236,9 @@ def check_columns(agreement: Agreement, columns: list[str]) -> None:
         raise ProblemError(
             422,
             "header_invalid",
-            f"the header names column(s) {', '.join(duplicated)} more than once",
+            f"the header names column(s) {_named(duplicated)} more than once",
             agreement=agreement.id,
-            field=duplicated[0],
+            field=next((c for c in duplicated if _showable(c)), None),
             rule="unique_columns",
             hint="name each column once",
         )
@@ -216,7 +247,7 @@ def check_columns(agreement: Agreement, columns: list[str]) -> None:
     parts = []
     if unexpected:
         parts.append(
-            f"unexpected column(s) {', '.join(unexpected)}: agreement {agreement.id} "
+            f"unexpected column(s) {_named(unexpected)}: agreement {agreement.id} "
             f"v{agreement.version} does not list them"
         )
     if missing:
@@ -226,7 +257,7 @@ def check_columns(agreement: Agreement, columns: list[str]) -> None:
         "header_mismatch",
         "; ".join(parts),
         agreement=agreement.id,
-        field=(unexpected or missing)[0],
+        field=next((c for c in [*unexpected, *missing] if _showable(c)), None),
         rule="unexpected_column" if unexpected else "missing_column",
         hint=f"send exactly the columns agreement {agreement.id} lists; nothing was stored",
     )

@@ -10,7 +10,6 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,6 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import Engine, func, select
 
 from hub import audit
 from hub.agreements import get_agreement
@@ -28,12 +26,10 @@ from hub.agreements.registry import AgreementRegistry
 from hub.ingestion.api import build_router
 from hub.ingestion.credentials import issue_credential, revoke_credential
 from hub.pipeline.reading import read_batches
-from hub.privacy.keys import Keyring, init_keyring
 from hub.privacy.sealed import open_unsealed
-from hub.settings import Settings
-from hub.store import Extract, make_engine, session_scope, upgrade
+from hub.store import Extract, session_scope
 from hub.web.app import create_app
-from tests.conftest import make_settings
+from tests.api_hub import ApiHub, make_api_hub
 from tests.live_server import live_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "extracts"
@@ -43,45 +39,11 @@ PROBLEM = "application/problem+json"
 CSV = {"Content-Type": "text/csv"}
 
 
-@dataclass
-class ApiHub:
-    settings: Settings
-    engine: Engine
-    keyring: Keyring
-    police: str  # token of merseyvale-police (provider of police-sv)
-    hospitals: str  # token of merseyvale-hospitals (provider of ed-assaults)
-    police_id: str
-
-    def landing_files(self) -> list[Path]:
-        return sorted(p for p in self.settings.zone("landing").rglob("*") if p.is_file())
-
-    def extracts(self) -> int:
-        with session_scope(self.engine) as session:
-            return int(session.scalar(select(func.count()).select_from(Extract)) or 0)
-
-    def spooled(self) -> list[Path]:
-        """Unfinished (partial) sealed files in the landing zone."""
-        return sorted(self.settings.zone("landing").rglob(".*.partial"))
-
-    def assert_nothing_stored(self) -> None:
-        assert self.landing_files() == []
-        assert self.extracts() == 0
-        assert self.spooled() == []
-
-
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[ApiHub]:
-    settings = make_settings(tmp_path)
-    settings.ensure_dirs()
-    engine = make_engine(settings.metadata_url)
-    upgrade(engine)
-    keyring = init_keyring(settings)
-    agreements = [get_agreement(settings.contracts_dir, a) for a in ("police-sv", "ed-assaults")]
-    approve_for_development(settings, engine, agreements)
-    police_id, police = issue_credential(engine, "merseyvale-police", "Niche RMS")
-    _, hospitals = issue_credential(engine, "merseyvale-hospitals", "ED system")
-    yield ApiHub(settings, engine, keyring, police, hospitals, police_id)
-    engine.dispose()
+    api_hub = make_api_hub(tmp_path)
+    yield api_hub
+    api_hub.engine.dispose()
 
 
 def _app(hub: ApiHub, max_bytes: int | None = None) -> FastAPI:

@@ -156,3 +156,24 @@ def test_the_answer_does_not_depend_on_how_the_body_is_chunked(
     assert (
         whole[0] == {"none": "ok", "header": "header_mismatch", "utf8": "encoding_invalid"}[broken]
     )
+
+
+@pytest.mark.parametrize("cells", [9, 22])
+def test_a_file_without_its_header_row_is_refused_without_quoting_the_row(cells: int) -> None:
+    rows = SMALL_CSV.split(b"\n")[1:]
+    body = b"\n".join(b",".join(r.split(b",")[:cells]) for r in rows)
+    problem = _refusal(POLICE, "csv", body)
+    assert problem.document.code == "header_missing"
+    shown = problem.document.model_dump_json()
+    for value in ("Fixturewright", "ZZ99", "04/05/1998", "URN900001", "MV/24"):
+        assert value not in shown
+    assert "person_urn" in problem.document.detail  # the columns the agreement expects
+
+
+def test_a_column_name_that_looks_like_a_value_is_counted_not_quoted() -> None:
+    header, rest = SMALL_CSV.split(b"\n", 1)
+    problem = _refusal(POLICE, "csv", header + b",04/05/1998,extra_notes\n" + rest)
+    assert problem.document.code == "header_mismatch"
+    assert problem.document.field == "extra_notes"
+    assert "04/05/1998" not in problem.document.model_dump_json()
+    assert "extra_notes, and 1 that cannot be shown" in problem.document.detail
