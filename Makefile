@@ -18,8 +18,8 @@ demo: install
 	$(UV_RUN) hub demo
 
 lint: install
-	$(UV_RUN) ruff check hub dags tests bench
-	$(UV_RUN) ruff format --check hub dags tests bench
+	$(UV_RUN) ruff check hub dags tests bench docs/examples
+	$(UV_RUN) ruff format --check hub dags tests bench docs/examples
 
 typecheck: install
 	$(UV_RUN) mypy

@@ -151,6 +151,11 @@ class CrossFieldRule(_Strict):
 class FieldSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str
+    # the column's name in the partner's file when it differs from ``name`` (e.g. "Crime ID");
+    # the hub reads that column and calls it ``name`` from then on
+    column: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f,\"]+$"
+    )
     type: FieldType = "string"
     classification: Classification
     treatment: Treatment
@@ -171,6 +176,11 @@ class FieldSpec(_Strict):
         if self.treatment is Treatment.GENERALISE and self.rule is None:
             raise ValueError(f"field {self.name}: generalise needs a rule")
         return self
+
+    @property
+    def source_column(self) -> str:
+        """The column's name in the partner's file."""
+        return self.column if self.column is not None else self.name
 
     @property
     def staged_name(self) -> str | None:
@@ -306,6 +316,19 @@ class Agreement(_Strict):
     @property
     def required_fields(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.required)
+
+    @property
+    def received_columns(self) -> tuple[str, ...]:
+        """The columns as the partner's file names them, in agreement order."""
+        return tuple(f.source_column for f in self.fields)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(f.source_column for f in self.fields if f.required)
+
+    def renamed_columns(self) -> dict[str, str]:
+        """The partner's column name -> the field name, for the columns named differently."""
+        return {f.column: f.name for f in self.fields if f.column not in (None, f.name)}
 
     def identifier_fields(self) -> dict[IdentifierType, str]:
         """Identifier type -> the field carrying it."""

@@ -215,7 +215,7 @@ def check_columns(agreement: Agreement, columns: list[str]) -> None:
     """Refuse a missing header row, duplicated and unexpected columns and missing required ones,
     naming columns (never a value: a first line that is mostly not the agreement's column names
     is a data row, and is not quoted)."""
-    expected = set(agreement.received_fields)
+    expected = set(agreement.received_columns)
     known = sum(1 for c in columns if c in expected)
     if known * 2 < len(columns) or known == 0:
         raise ProblemError(
@@ -223,14 +223,14 @@ def check_columns(agreement: Agreement, columns: list[str]) -> None:
             "header_missing",
             f"only {known} of the {len(columns)} names on the first line are columns of "
             f"agreement {agreement.id} v{agreement.version}: is the header row missing, or is "
-            f"this another feed? The agreement's columns are {', '.join(agreement.received_fields)}",
+            f"this another feed? The agreement's columns are {', '.join(sorted(expected))}",
             agreement=agreement.id,
             rule="header",
             hint=f"start the file with a header row naming agreement {agreement.id}'s columns "
             "(the hub does not quote the first line back, in case it holds a person's details)",
         )
     unexpected = [c for c in columns if c not in expected]
-    missing = [c for c in agreement.required_fields if c not in columns]
+    missing = [c for c in agreement.required_columns if c not in columns]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
         raise ProblemError(

@@ -22,9 +22,9 @@ BATCH_BYTES = 16 << 20
 
 def _check_columns(agreement: Agreement, columns: list[str]) -> None:
     """Refuse unexpected columns and missing required ones, naming them (never their values)."""
-    expected = set(agreement.received_fields)
+    expected = set(agreement.received_columns)
     unexpected = [c for c in columns if c not in expected]
-    missing = [c for c in agreement.required_fields if c not in columns]
+    missing = [c for c in agreement.required_columns if c not in columns]
     problems = []
     if unexpected:
         problems.append(
@@ -41,7 +41,17 @@ def _check_columns(agreement: Agreement, columns: list[str]) -> None:
 
 
 def read_batches(path: Path, keyring: Keyring, agreement: Agreement) -> Iterator[pa.RecordBatch]:
-    """Batches of the extract with every column as UTF-8 strings (typing happens in conform)."""
+    """Batches of the extract with every column as UTF-8 strings (typing happens in conform),
+    each column named as its agreement field (a partner's own column names are renamed)."""
+    renamed = agreement.renamed_columns()
+    for batch in _source_batches(path, keyring, agreement):
+        if not renamed:
+            yield batch
+            continue
+        yield batch.rename_columns([renamed.get(n, n) for n in batch.schema.names])
+
+
+def _source_batches(path: Path, keyring: Keyring, agreement: Agreement) -> Iterator[pa.RecordBatch]:
     fmt = agreement.delivery.format
     stream = open_unsealed(path, keyring)
     try:
@@ -70,7 +80,7 @@ def _csv_batches(stream: BinaryIO, agreement: Agreement) -> Iterator[pa.RecordBa
             stream,
             read_options=read_options,
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in agreement.received_fields},
+                column_types={name: pa.string() for name in agreement.received_columns},
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
             ),

@@ -145,6 +145,7 @@ def test_a_term_without_its_own_wording_is_still_reported(
 # One changed value for every attribute of a field.
 EVERY_FIELD_ATTRIBUTE: dict[str, object] = {
     "description": "Date of birth",
+    "column": "Date of Birth",
     "type": "date",
     "classification": Classification.DIRECT_IDENTIFIER,
     "treatment": Treatment.PSEUDONYMISE,

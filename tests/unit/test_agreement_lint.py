@@ -375,3 +375,14 @@ def test_one_broken_file_does_not_hide_the_others(tmp_path: Path) -> None:
     assert get_agreement(tmp_path, "ed-assaults").id == "ed-assaults"
     with pytest.raises(AgreementError):
         load_agreements(tmp_path)
+
+
+def test_a_partner_column_read_by_two_fields_is_refused() -> None:
+    text = _police().replace(
+        "{name: person_urn, ", "{name: person_urn, column: crime_reference, ", 1
+    )
+    (problem,) = _problems(text)
+    assert problem.rule == "duplicate-field"
+    assert "'crime_reference'" in problem.message and "person_urn" in problem.message
+    renamed = _police().replace("{name: person_urn, ", "{name: person_urn, column: Person URN, ", 1)
+    assert _problems(renamed) == []

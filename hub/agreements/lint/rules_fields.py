@@ -10,7 +10,7 @@ from itertools import pairwise
 
 import yaml
 
-from hub.agreements.lint.document import Doc, Field, as_enum, as_int, items
+from hub.agreements.lint.document import Doc, Field, as_enum, as_int, as_text, items
 from hub.agreements.lint.family import family
 from hub.agreements.lint.problem import Loc, Problem, closest
 from hub.agreements.model import GeneraliseRule, IdentifierType, Treatment
@@ -132,7 +132,7 @@ def relative_to(doc: Doc) -> Iterator[Problem]:
             )
 
 
-@family("duplicate-field", "field names are unique")
+@family("duplicate-field", "field names, and the partner columns they read, are unique")
 def duplicate_fields(doc: Doc) -> Iterator[Problem]:
     first: dict[str, Field] = {}
     for f in doc.fields:
@@ -147,6 +147,22 @@ def duplicate_fields(doc: Doc) -> Iterator[Problem]:
             )
         else:
             first[f.name] = f
+    by_column: dict[str, Field] = {}
+    for f in doc.fields:
+        column = as_text(f.raw.get("column")) or f.name
+        if column is None:
+            continue
+        clash = by_column.get(column)
+        if clash is not None and (f.raw.get("column") or clash.raw.get("column")):
+            lines = (doc.line(clash.loc("name")), doc.line(f.loc("name")))
+            yield Problem(
+                f.loc("column") if f.raw.get("column") else f.loc("name"),
+                f"fields {clash.label} and {f.label} both read the partner's column "
+                f"'{column}' (lines {lines[0]} and {lines[1]})",
+                "each field reads one column of the partner's file: fix its `column:`",
+            )
+        elif clash is None:
+            by_column[column] = f
 
 
 def _linkage_parts(doc: Doc) -> Iterator[tuple[str, Loc, object]]:
