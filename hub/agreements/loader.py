@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
-from hub.agreements.lint import lint_file
+from hub.agreements.lint import lint_text
 from hub.agreements.model import Agreement
 from hub.errors import AgreementError, NotFoundError
 
@@ -15,16 +16,34 @@ def load_agreement(path: Path) -> Agreement:
     Any failed lint check raises ``AgreementError`` naming the file, line and key of the first
     one; warnings do not stop loading. The lint is what refuses looser disclosure control,
     duplicate fields and a provider that is not a party, which the model alone accepts.
+    The same bytes at the same path are not parsed twice (every upload and page looks
+    agreements up; the models are immutable): the cache is keyed by the file's content, so a
+    one-byte change is always seen.
     """
-    report = lint_file(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"no agreement file {path}") from None
+    return _load_bytes(str(path), data)
+
+
+@lru_cache(maxsize=256)
+def _load_bytes(name: str, data: bytes) -> Agreement:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AgreementError(
+            f"{name}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8"
+        ) from None
+    report = lint_text(text, name)
     failed = report.failed
     if failed or report.agreement is None:
         first = failed[0] if failed else None
-        what = f"{first.where}: {first.message}" if first else f"{path}: not a valid agreement"
+        what = f"{first.where}: {first.message}" if first else f"{name}: not a valid agreement"
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise AgreementError(
             f"{what}{more}",
-            hint=f"run `hub agreement lint {path}` for every problem at once",
+            hint=f"run `hub agreement lint {name}` for every problem at once",
         )
     return report.agreement
 

@@ -386,3 +386,15 @@ def test_a_partner_column_read_by_two_fields_is_refused() -> None:
     assert "'crime_reference'" in problem.message and "person_urn" in problem.message
     renamed = _police().replace("{name: person_urn, ", "{name: person_urn, column: Person URN, ", 1)
     assert _problems(renamed) == []
+
+
+def test_an_unchanged_file_is_loaded_once_and_a_changed_one_again(tmp_path: Path) -> None:
+    path = tmp_path / "police-sv.yaml"
+    path.write_text(_police(), encoding="utf-8")
+    first = load_agreement(path)
+    assert load_agreement(path) is first
+    path.write_text(_police().replace("version: 1", "version: 2", 1), encoding="utf-8")
+    assert load_agreement(path).version == 2
+    path.write_text(_police().replace("provider:", "provides:", 1), encoding="utf-8")
+    with pytest.raises(AgreementError):
+        load_agreement(path)
