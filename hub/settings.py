@@ -31,6 +31,40 @@ class Settings(BaseSettings):
     airflow_home: Path | None = None
     contracts_dir: Path = PROJECT_ROOT / "contracts"
     max_upload_bytes: int = Field(default=2 << 30, gt=0)  # the partner API's size limit (2 GiB)
+    # What an accepted extract starts (hub.pipeline.trigger): staging in the hub's own process,
+    # an Asset event through Airflow's REST API, or nothing (`hub extract stage` by hand).
+    pipeline_trigger: Literal["inprocess", "airflow", "none"] = "inprocess"
+    airflow_api_url: str | None = None  # Airflow 3 api-server, e.g. http://airflow-apiserver:8080
+    airflow_api_username: str | None = None  # a user allowed to create asset events (OP or above)
+    airflow_api_password: SecretStr | None = None
+    airflow_api_token: SecretStr | None = None  # a JWT instead of a user name and password
+    airflow_api_timeout: float = Field(default=10.0, gt=0)  # seconds per request
+
+    @model_validator(mode="after")
+    def _airflow_trigger_needs_its_api(self) -> Settings:
+        if self.pipeline_trigger != "airflow":
+            return self
+        url = self.airflow_api_url or ""
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                "HUB_PIPELINE_TRIGGER=airflow needs HUB_AIRFLOW_API_URL, the http(s) address of "
+                "Airflow's api-server"
+            )
+        password = self.airflow_api_password
+        has_user = self.airflow_api_username is not None or password is not None
+        if self.airflow_api_token is None and not (
+            self.airflow_api_username and password is not None and password.get_secret_value()
+        ):
+            raise ValueError(
+                "HUB_PIPELINE_TRIGGER=airflow needs HUB_AIRFLOW_API_USERNAME and "
+                "HUB_AIRFLOW_API_PASSWORD, or HUB_AIRFLOW_API_TOKEN"
+            )
+        if has_user and self.airflow_api_token is not None:
+            raise ValueError(
+                "set either HUB_AIRFLOW_API_TOKEN or HUB_AIRFLOW_API_USERNAME and "
+                "HUB_AIRFLOW_API_PASSWORD, not both"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_shortcuts_in_production(self) -> Settings:

@@ -61,3 +61,12 @@ def make_api_hub(base: Path) -> ApiHub:
     police_id, police = issue_credential(engine, "merseyvale-police", "Niche RMS")
     _, hospitals = issue_credential(engine, "merseyvale-hospitals", "ED system")
     return ApiHub(settings, engine, keyring, police, hospitals, police_id)
+
+
+def write_postcode_lookup(settings: Settings) -> None:
+    """police-sv generalises home postcodes to LSOA, so staging needs the partnership's lookup
+    (the fixture's postcodes are outside it, so they become null)."""
+    settings.reference_dir.mkdir(parents=True, exist_ok=True)
+    (settings.reference_dir / "postcode_lsoa.csv").write_text(
+        "postcode,lsoa_code\nL1 8JQ,E01006512\n", encoding="utf-8"
+    )

@@ -19,8 +19,12 @@ CONTRACTS = ROOT / "contracts"
 
 
 def make_settings(base: Path, **overrides: object) -> Settings:
+    """Settings of an isolated hub under ``base``. Accepted extracts start nothing
+    (``pipeline_trigger="none"``) unless a test passes another trigger, so no background staging
+    outlives a test's temporary folders."""
     values: dict[str, object] = {
         "env": "test",
+        "pipeline_trigger": "none",
         "data_dir": base / "var",
         "key_dir": base / "keys",
         "master_key_file": base / "secrets" / "master.key",

@@ -26,7 +26,7 @@ from hub import audit
 from hub.agreements import get_agreement
 from hub.agreements.loader import load_agreements_leniently
 from hub.agreements.model import Agreement
-from hub.errors import AgreementError, HubError, IntegrityError
+from hub.errors import AgreementError, HubError, InfrastructureError, IntegrityError
 from hub.ingestion.credentials import Credential, authenticate_partner
 from hub.ingestion.deliveries import DeliveryState, deliveries
 from hub.ingestion.problems import ProblemDocument, ProblemError, from_hub_error
@@ -296,6 +296,28 @@ def _land(
     return receipt, landed.repeat
 
 
+def _start_pipeline(hub: Hub, agreement: Agreement, receipt: Receipt) -> Receipt:
+    """Start the agreement's pipeline for a received extract. The extract is already sealed and
+    recorded, so a trigger that fails (Airflow unreachable) does not undo the upload: the
+    receipt says the extract waits, and the operators are told in the log."""
+    try:
+        hub.trigger.extract_received(agreement, receipt.extract_id)
+    except InfrastructureError as exc:
+        log.error(
+            "extract %s of agreement %s is received but its pipeline did not start: %s",
+            receipt.extract_id,
+            agreement.id,
+            exc.message,
+        )
+        waiting = (
+            f"the extract is received and safe, but the pipeline of agreement {agreement.id} "
+            "could not be started just now; the hub's operators start it (sending the same "
+            f"file again also retries). Poll GET /api/v1/extracts/{receipt.extract_id}"
+        )
+        return receipt.model_copy(update={"next": waiting})
+    return receipt
+
+
 def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
@@ -382,6 +404,8 @@ def build_router(max_bytes: int) -> APIRouter:
                 )
         except HubError as exc:
             raise from_hub_error(exc, agreement=agreement_id) from None
+        if receipt.status == "received":  # new, or sent again while it still waits
+            receipt = await run_in_threadpool(_start_pipeline, hub, agreement, receipt)
         response.status_code = 200 if repeat else 201
         response.headers["Location"] = f"/api/v1/extracts/{receipt.extract_id}"
         return receipt

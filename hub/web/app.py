@@ -11,6 +11,7 @@ and sends no referrer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from hub.agreements.registry import AgreementRegistry
 from hub.errors import HubError, InfrastructureError, NotFoundError, UserError
 from hub.ingestion import problems as api_problems
 from hub.ingestion.api import build_router
+from hub.pipeline.trigger import InProcessTrigger, trigger_for
 from hub.privacy.sealed import sweep_partials
 from hub.settings import Settings
 from hub.store import make_engine, upgrade
@@ -212,11 +214,15 @@ def create_app(settings: Settings) -> FastAPI:
         engine=engine,
         registry=AgreementRegistry.open(settings, engine),
         templates=_templates(),
+        trigger=trigger_for(settings, engine),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(hub.trigger, InProcessTrigger):
+            await asyncio.to_thread(hub.trigger.resume_waiting)
         yield
+        await asyncio.to_thread(hub.trigger.close)  # lets a staging under way finish first
         engine.dispose()
 
     app = FastAPI(

@@ -26,6 +26,7 @@ from hub import audit
 from hub.accounts.sessions import SESSION_HOURS, end_session, session_user, start_session
 from hub.accounts.users import Role, authenticate, normalise_email, role_of
 from hub.agreements.registry import AgreementRegistry
+from hub.pipeline.trigger import PipelineTrigger
 from hub.settings import Settings
 from hub.store import User
 
@@ -44,12 +45,14 @@ ROLE_WORDS: dict[Role, str] = {
 
 @dataclass(frozen=True)
 class Hub:
-    """What the pages share: settings, the metadata store, the agreement registry, templates."""
+    """What the pages share: settings, the metadata store, the agreement registry, templates,
+    and the trigger that starts an agreement's pipeline for an accepted extract."""
 
     settings: Settings
     engine: Engine
     registry: AgreementRegistry
     templates: Jinja2Templates
+    trigger: PipelineTrigger
 
     @property
     def secure_cookies(self) -> bool:
