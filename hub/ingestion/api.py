@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from hub import audit
@@ -34,7 +35,7 @@ from hub.ingestion.spool import Spool
 from hub.pipeline.landing import land, open_landing
 from hub.privacy.keys import open_keyring
 from hub.privacy.sealed import SealWriter
-from hub.store import Extract, session_scope
+from hub.store import Extract, Release, ReleaseInput, session_scope
 from hub.web.signin import Hub, hub_of
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class Receipt(BaseModel):
 
 
 class ExtractStatus(BaseModel):
-    """Where an extract is: received, processing, quarantined, staged or published."""
+    """Where an extract is: received, processing, rejected (its report says why), staged, or
+    published (in the newest release that includes it, named by ``release_id``)."""
 
     extract_id: str
     agreement_id: str
@@ -81,6 +83,7 @@ class ExtractStatus(BaseModel):
     rows: int | None
     received_at: datetime
     updated_at: datetime
+    release_id: str | None = None
 
 
 class ExtractReport(BaseModel):
@@ -318,6 +321,18 @@ def _start_pipeline(hub: Hub, agreement: Agreement, receipt: Receipt) -> Receipt
     return receipt
 
 
+def _newest_release_with(hub: Hub, extract_id: str) -> str | None:
+    """The newest release the extract went into, if any."""
+    with session_scope(hub.engine) as session:
+        return session.scalar(
+            select(Release.id)
+            .join(ReleaseInput, ReleaseInput.release_id == Release.id)
+            .where(ReleaseInput.extract_id == extract_id)
+            .order_by(Release.created_at.desc(), Release.id.desc())
+            .limit(1)
+        )
+
+
 def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
@@ -422,11 +437,13 @@ def build_router(max_bytes: int) -> APIRouter:
         extract_id: Annotated[str, PathParam(pattern=EXTRACT_ID)],
     ) -> ExtractStatus:
         record = _own_extract(request, extract_id, credential)
+        release_id = _newest_release_with(hub_of(request), record.id)
         return ExtractStatus(
             extract_id=record.id,
             agreement_id=record.agreement_id,
             agreement_version=record.agreement_version,
-            status=record.status,
+            status="published" if release_id is not None else record.status,
+            release_id=release_id,
             sha256=record.sha256,
             size_bytes=record.size_bytes,
             rows=record.rows,

@@ -86,7 +86,8 @@ def link(inputs: list[LinkInput]) -> LinkResult:
     for name in passes:
         encoded = pc.dictionary_encode(table.column(name)).combine_chunks()
         codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
-        counts = np.bincount(codes[codes >= 0], minlength=len(encoded.dictionary))
+        # at least one bin: a pass whose tokens are all missing has an empty dictionary
+        counts = np.bincount(codes[codes >= 0], minlength=max(len(encoded.dictionary), 1))
         shared = (codes >= 0) & (counts[np.maximum(codes, 0)] > 1)
         matched[name.removeprefix("tok_")] = int(shared.sum())
         shared_masks.append(shared)

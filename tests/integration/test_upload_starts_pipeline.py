@@ -14,7 +14,9 @@ import httpx
 import pytest
 
 from hub.agreements import get_agreement
+from hub.agreements.loader import load_agreements_leniently
 from hub.pipeline.landing import receive_extract
+from hub.publication.release import publish_release
 from hub.settings import Settings
 from hub.store import Extract, session_scope
 from hub.web.app import create_app
@@ -61,6 +63,10 @@ def test_an_upload_is_staged_in_process_and_the_partner_follows_it(hub: ApiHub) 
         assert report["rows"] == 3
         again = client.post(UPLOAD, content=FIXTURE.read_bytes(), headers=CSV)
         assert (again.status_code, again.json()["status"]) == (200, "staged")  # not staged twice
+        agreements, _ = load_agreements_leniently(hub.settings.contracts_dir)
+        release = publish_release(hub.settings, hub.engine, hub.keyring, agreements)
+        published = client.get(f"/api/v1/extracts/{extract_id}").json()
+        assert (published["status"], published["release_id"]) == ("published", release.release_id)
     assert (hub.settings.zone("staging") / "police-sv" / extract_id).is_dir()
 
 
