@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from hub.cli import agreements, audit, deliveries, partners, signers, users
+from hub.cli import agreements, audit, deliveries, partners, retention, signers, users
 from hub.cli.errors import handle_errors
 from hub.settings import Settings
 
@@ -32,6 +32,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
 app.add_typer(partners.app, name="partners")
 app.command("deliveries")(deliveries.deliveries)
+app.command("retention")(retention.retention)
 app.add_typer(extract_app, name="extract")
 out = Console(highlight=False)
 

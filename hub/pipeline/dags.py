@@ -20,6 +20,7 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=10),
 }
 ONE_PICTURE_DAG_ID = "one_picture"
+RETENTION_DAG_ID = "retention"
 
 
 def agreement_dag_id(agreement_id: str) -> str:
@@ -50,6 +51,48 @@ def _doc(agreement: Agreement) -> str:
     )
 
 
+def _schedule(agreement: Agreement) -> Any:
+    """Runs on the agreement's landing Asset (an extract was received) or on its delivery
+    schedule (cron in its timezone), when the delivery check looks at the period just ended."""
+    from airflow.timetables.assets import AssetOrTimeSchedule
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    return AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(
+            agreement.delivery.schedule, timezone=agreement.delivery.timezone
+        ),
+        assets=landing_asset(agreement.id),
+    )
+
+
+def build_retention_dag() -> Any:
+    """Apply every agreement's retention once a day."""
+    from airflow.sdk import dag, task
+
+    @dag(
+        dag_id=RETENTION_DAG_ID,
+        description="Delete what each agreement's retention no longer allows, and audit it",
+        doc_md="Applies `retention` of every agreement to landing, staging, linkage and "
+        "published (`hub.retention`). Every deletion is written to the audit log.",
+        schedule="@daily",
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=["retention"],
+    )
+    def retention() -> None:
+        @task
+        def apply_retention() -> dict[str, object]:
+            from hub.pipeline.tasks import run_retention
+
+            return run_retention()
+
+        apply_retention()
+
+    return retention()
+
+
 def build_agreement_dag(agreement: Agreement) -> Any:
     """Receive -> stage for one agreement; runs on a landing Asset event or with an extract_id."""
     from airflow.sdk import Param, dag, get_current_context, task
@@ -60,7 +103,7 @@ def build_agreement_dag(agreement: Agreement) -> Any:
         dag_id=agreement_dag_id(agreement.id),
         description=agreement.title,
         doc_md=_doc(agreement),
-        schedule=[landing_asset(agreement.id)],
+        schedule=_schedule(agreement),
         start_date=START,
         catchup=False,
         max_active_runs=4,
@@ -70,16 +113,19 @@ def build_agreement_dag(agreement: Agreement) -> Any:
     )
     def pipeline() -> None:
         @task
-        def extract_to_stage() -> str:
+        def extracts_to_stage() -> list[str]:
+            """The extract of a landing event (or of the run's params); on a run of the
+            agreement's delivery schedule, the delivery check and any extract still waiting."""
             context = get_current_context()
-            extract_id = str(context["params"].get("extract_id") or "")
-            if not extract_id:
-                for events in context.get("triggering_asset_events", {}).values():
-                    for event in events:
-                        extract_id = str(event.extra.get("extract_id", "")) or extract_id
-            if not extract_id:
-                raise ValueError("no extract_id in the run's params or triggering asset event")
-            return extract_id
+            wanted = str(context["params"].get("extract_id") or "")
+            ids = [wanted] if wanted else []
+            for events in context.get("triggering_asset_events", {}).values():
+                ids.extend(str(e.extra["extract_id"]) for e in events if e.extra.get("extract_id"))
+            if ids:
+                return list(dict.fromkeys(ids))
+            from hub.pipeline.tasks import run_delivery_check
+
+            return run_delivery_check(agreement.id, context.get("logical_date"))
 
         @task(outlets=[outlet])
         def stage(extract_id: str) -> dict[str, object]:
@@ -87,7 +133,7 @@ def build_agreement_dag(agreement: Agreement) -> Any:
 
             return run_stage(agreement.id, extract_id)
 
-        stage(extract_to_stage())  # type: ignore[arg-type]  # TaskFlow passes an XComArg
+        stage.expand(extract_id=extracts_to_stage())
 
     return pipeline()
 
@@ -128,4 +174,5 @@ def build_dags(agreements: dict[str, Agreement]) -> dict[str, Any]:
     """Every DAG of the hub, by DAG id."""
     dags = {agreement_dag_id(a.id): build_agreement_dag(a) for a in agreements.values()}
     dags[ONE_PICTURE_DAG_ID] = build_one_picture_dag(list(agreements.values()))
+    dags[RETENTION_DAG_ID] = build_retention_dag()
     return dags

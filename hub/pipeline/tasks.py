@@ -4,7 +4,7 @@ files stay free of database and key access at import."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hub.agreements import Agreement, get_agreement
 from hub.agreements.loader import load_agreements_leniently
@@ -62,3 +62,59 @@ def run_publish() -> dict[str, object]:
         "events": release.events,
         "people_in_two_or_more_sources": release.people_in_two_or_more_sources,
     }
+
+
+def run_retention() -> dict[str, object]:
+    """Apply every agreement's retention (the retention DAG's task); counts per zone only."""
+    from hub.retention import apply_retention
+
+    settings = Settings()
+    engine = make_engine(settings.metadata_url)
+    try:
+        run = apply_retention(settings, engine, _agreements_in_use(settings))
+    finally:
+        engine.dispose()
+    zones: dict[str, int] = {}
+    for deletion in run.deleted:
+        zones[deletion.zone] = zones.get(deletion.zone, 0) + 1
+    return {"deleted": zones, "kept": len(run.kept)}
+
+
+def run_delivery_check(agreement_id: str, at: datetime | None = None) -> list[str]:
+    """A run of the agreement's delivery schedule at ``at``: was the period just ended delivered?
+    A late feed is logged and audited (``delivery.late``); extracts still waiting to be staged
+    (their trigger was missed) are returned to be staged now."""
+    from sqlalchemy import select
+
+    from hub import audit
+    from hub.agreements.registry import AgreementRegistry
+    from hub.ingestion.deliveries import DeliveryState, deliveries
+    from hub.store import Extract, session_scope
+
+    settings = Settings()
+    engine = make_engine(settings.metadata_url)
+    try:
+        agreement = get_agreement(settings.contracts_dir, agreement_id)
+        # just before this due time, the period that ended is the one being checked
+        checked = (at or datetime.now(UTC)) - timedelta(seconds=1)
+        (status,) = deliveries([agreement], AgreementRegistry.open(settings, engine), checked)
+        if status.state is DeliveryState.LATE:
+            log.error(
+                "feed %s from %s is late: %s", agreement.id, agreement.provider, status.reason
+            )
+            audit.record(
+                engine,
+                actor="system:delivery-check",
+                action="delivery.late",
+                subject=f"agreement:{agreement.id}",
+                detail=status.to_json(),
+            )
+        with session_scope(engine) as session:
+            waiting = session.scalars(
+                select(Extract.id)
+                .where(Extract.agreement_id == agreement.id, Extract.status == "received")
+                .order_by(Extract.received_at)
+            ).all()
+    finally:
+        engine.dispose()
+    return list(waiting)

@@ -8,7 +8,7 @@ import pytest
 
 from hub.agreements import load_agreements
 from hub.pipeline.airflow_env import DAGS_FOLDER
-from hub.pipeline.dags import ONE_PICTURE_DAG_ID, agreement_dag_id
+from hub.pipeline.dags import ONE_PICTURE_DAG_ID, RETENTION_DAG_ID, agreement_dag_id
 from tests.conftest import CONTRACTS
 
 pytestmark = pytest.mark.airflow
@@ -19,7 +19,10 @@ def test_every_dag_file_imports(airflow_home: Path) -> None:
 
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     assert bag.import_errors == {}
-    expected = {agreement_dag_id(a) for a in load_agreements(CONTRACTS)} | {ONE_PICTURE_DAG_ID}
+    expected = {agreement_dag_id(a) for a in load_agreements(CONTRACTS)} | {
+        ONE_PICTURE_DAG_ID,
+        RETENTION_DAG_ID,
+    }
     assert set(bag.dag_ids) == expected
 
 
@@ -35,7 +38,12 @@ def test_agreement_dags_are_thin_and_safe(airflow_home: Path) -> None:
             assert task.retries >= 2
     police = bag.get_dag(agreement_dag_id("police-sv"))
     assert "police-sv" in (police.doc_md or "")
-    assert [t.task_id for t in police.tasks] == ["extract_to_stage", "stage"]
+    assert [t.task_id for t in police.tasks] == ["extracts_to_stage", "stage"]
+    # runs on its landing Asset, and on its delivery schedule for the late-feed check
+    timetable = police.timetable
+    assert type(timetable).__name__ == "AssetOrTimeSchedule"
+    assert timetable.timetable._expression == "0 5 2 * *"  # contracts/police-sv.yaml
+    assert bag.get_dag(RETENTION_DAG_ID).tasks[0].task_id == "apply_retention"
 
 
 def test_a_broken_agreement_file_skips_only_its_own_dag(
