@@ -30,6 +30,7 @@ from hub.agreements.model import Agreement
 from hub.errors import AgreementError, HubError, InfrastructureError, IntegrityError
 from hub.ingestion.credentials import Credential, authenticate_partner
 from hub.ingestion.deliveries import DeliveryState, deliveries
+from hub.ingestion.history import quality_history
 from hub.ingestion.problems import ProblemDocument, ProblemError, from_hub_error
 from hub.ingestion.spool import Spool
 from hub.pipeline.landing import land, open_landing
@@ -469,6 +470,35 @@ def build_router(max_bytes: int) -> APIRouter:
             status=record.status,
             report=record.report,
         )
+
+    @router.get(
+        "/agreements/{agreement_id}/quality",
+        tags=["deliveries"],
+        summary="Quality history of your feed under an agreement",
+        responses=_problems(401, 403, 404, 422),
+    )
+    def my_quality(
+        request: Request,
+        credential: Partner,
+        agreement_id: Annotated[str, PathParam(pattern=AGREEMENT_ID, max_length=100)],
+    ) -> dict[str, Any]:
+        """Per delivery period: rows, timeliness, rule pass rates and completeness (counts and
+        rates only). For the agreement's provider."""
+        hub = hub_of(request)
+        try:
+            agreement = get_agreement(hub.settings.contracts_dir, agreement_id)
+        except HubError as exc:
+            raise from_hub_error(exc, agreement=agreement_id) from None
+        if agreement.provider != credential.org:
+            raise ProblemError(
+                403,
+                "not_your_agreement",
+                f"{credential.org} is not the provider of agreement {agreement.id}",
+                agreement=agreement.id,
+                rule="agreement.provider",
+                hint="ask for the quality history of a feed your organisation provides",
+            )
+        return quality_history(hub.engine, agreement).to_json()
 
     @router.get(
         "/deliveries",

@@ -21,7 +21,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi import Path as PathParam
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from hub import audit
 from hub.accounts.users import Role
@@ -34,6 +34,7 @@ from hub.agreements.risks import risk_flags
 from hub.agreements.signing import SignedApproval
 from hub.errors import AgreementError, NotFoundError, UserError
 from hub.ingestion.deliveries import DeliveryState, deliveries
+from hub.ingestion.history import CHART_HEIGHT, CHART_WIDTH, chart, quality_history
 from hub.web.signin import (
     CSRF_FIELD,
     Hub,
@@ -611,26 +612,56 @@ def format_time(at: datetime) -> str:
     return when.strftime("%d %b %Y %H:%M:%S UTC")
 
 
-@router.get("/agreements/{agreement_id}/audit")
-def audit_page(request: Request, viewer: SignedIn, agreement_id: AgreementId) -> Response:
-    hub = hub_of(request)
-    _require_reviewer(hub, viewer, "audit")
+def _require_party_reader(
+    hub: Hub, viewer: Viewer, agreement_id: str, page: str, words: str
+) -> Agreement:
+    """The newest terms, when the viewer is a lead of one of the agreement's parties or an
+    admin; otherwise a refusal (audited as ``read_<page>``)."""
+    _require_reviewer(hub, viewer, page)
     versions = _versions(hub, agreement_id)
     if viewer.role is not Role.ADMIN and viewer.org not in versions.party_orgs():
         raise refuse(
             hub,
             viewer,
-            f"The audit trail of agreement {agreement_id} is for the data protection leads of "
-            f"its parties. {viewer.org} is not a party to it.",
+            f"The {words} of agreement {agreement_id} is for the data protection leads of its "
+            f"parties. {viewer.org} is not a party to it.",
             subject=_subject(agreement_id),
-            detail={"org": viewer.org, "action": "read_audit"},
+            detail={"org": viewer.org, "action": f"read_{page}"},
         )
+    return versions.terms(versions.newest)
+
+
+@router.get("/agreements/{agreement_id}/quality")
+def quality_page(request: Request, viewer: SignedIn, agreement_id: AgreementId) -> Response:
+    """Rows, timeliness and rule pass rates per delivery period, as a chart and a table."""
+    hub = hub_of(request)
+    terms = _require_party_reader(hub, viewer, agreement_id, "quality", "quality history")
+    history = quality_history(hub.engine, terms)
+    context = {
+        "agreement": terms,
+        "history": history,
+        "bars": chart(history),
+        "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
+    }
+    return render(request, "quality.html", context, viewer=viewer)
+
+
+@router.get("/agreements/{agreement_id}/quality.json")
+def quality_json(request: Request, viewer: SignedIn, agreement_id: AgreementId) -> Response:
+    hub = hub_of(request)
+    terms = _require_party_reader(hub, viewer, agreement_id, "quality", "quality history")
+    return JSONResponse(quality_history(hub.engine, terms).to_json())
+
+
+@router.get("/agreements/{agreement_id}/audit")
+def audit_page(request: Request, viewer: SignedIn, agreement_id: AgreementId) -> Response:
+    hub = hub_of(request)
+    terms = _require_party_reader(hub, viewer, agreement_id, "audit", "audit trail")
     found = audit.entries(hub.engine, subject=_subject(agreement_id), limit=AUDIT_PAGE_LIMIT)
     rows = [
         AuditRow(e.seq, format_time(e.at), e.actor, action_words(e.action), detail_words(e.detail))
         for e in found
     ]
-    terms = versions.terms(versions.newest)
     context = {
         "agreement": terms,
         "rows": rows,

@@ -387,3 +387,17 @@ def test_a_partner_sees_its_own_feeds_and_when_they_are_due(hub: ApiHub, api: st
         assert [f["agreement_id"] for f in theirs["feeds"]] == ["ed-assaults"]
     with _client(api, None) as anonymous:
         _problem(anonymous.get("/api/v1/deliveries"), 401, "unauthorised")
+
+
+def test_a_provider_reads_its_feeds_quality_history(hub: ApiHub, api: str) -> None:
+    assert _upload(api, hub.police, SMALL_CSV).status_code == 201
+    with _client(api, hub.police) as client:
+        response = client.get("/api/v1/agreements/police-sv/quality")
+        assert response.status_code == 200, response.text
+        history = response.json()
+        assert history["agreement_id"] == "police-sv"
+        extracts = [e for p in history["periods"] for e in p["extracts"]]
+        assert [e["status"] for e in extracts] == ["received"]
+        _problem(client.get("/api/v1/agreements/ed-assaults/quality"), 403, "not_your_agreement")
+        _problem(client.get("/api/v1/agreements/nothing-here/quality"), 404, "not_found")
+        assert CANARY.decode() not in response.text

@@ -513,3 +513,18 @@ def test_the_deliveries_page_lists_every_feed_for_leads_only(
     assert "not in force" in page  # nothing is approved in this hub yet, so nothing is expected
     with client_for(base_url, ANALYST) as client:
         assert client.get("/deliveries").status_code == 403
+
+
+def test_the_quality_history_is_for_the_parties_leads(hub_url: tuple[ReviewHub, str]) -> None:
+    _, base_url = hub_url
+    with client_for(base_url, POLICE_DPL) as client:
+        page = text_of(_page(client, f"{PAGE}/quality"))
+        assert 'id="quality-chart"' in page and 'id="quality-periods"' in page
+        assert "missing" in page  # nothing has been delivered under this hub yet
+        data = client.get(f"{PAGE}/quality.json")
+        assert data.status_code == 200
+        assert data.json()["agreement_id"] == AGREEMENT
+        assert len(data.json()["periods"]) == 12
+    with client_for(base_url, HOSPITALS_DPL) as client:
+        assert client.get(f"{PAGE}/quality").status_code == 403
+        assert client.get(f"{PAGE}/quality.json").status_code == 403
