@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from hub.cli import agreements, audit, deliveries, partners, retention, signers, users
+from hub.cli import (
+    agreements,
+    audit,
+    deliveries,
+    expectations,
+    partners,
+    retention,
+    signers,
+    users,
+)
 from hub.cli.errors import handle_errors
 from hub.settings import Settings
 
@@ -31,6 +40,7 @@ app.add_typer(signers.app, name="signers")
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
 app.add_typer(partners.app, name="partners")
+app.add_typer(expectations.app, name="expectations")
 app.command("deliveries")(deliveries.deliveries)
 app.command("retention")(retention.retention)
 app.add_typer(extract_app, name="extract")
