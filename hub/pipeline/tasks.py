@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from hub.agreements import Agreement, get_agreement
 from hub.agreements.loader import load_agreements_leniently
-from hub.pipeline.stage import stage_extract
+from hub.pipeline.process import process_extract
 from hub.privacy.keys import open_keyring
 from hub.publication.release import publish_release
 from hub.settings import Settings
@@ -18,17 +18,19 @@ log = logging.getLogger(__name__)
 
 
 def run_stage(agreement_id: str, extract_id: str) -> dict[str, object]:
-    """Stage one extract; returns a small summary for XCom (counts only, no values)."""
+    """Stage and validate one extract (quarantined on a critical failure); returns a small
+    summary for XCom (counts only, no values)."""
     settings = Settings()
     engine = make_engine(settings.metadata_url)
     try:
         agreement = get_agreement(settings.contracts_dir, agreement_id)
-        result = stage_extract(settings, engine, open_keyring(settings), agreement, extract_id)
+        result = process_extract(settings, engine, open_keyring(settings), agreement, extract_id)
     finally:
         engine.dispose()
     findings = result.report.get("findings", [])
     return {
         "extract_id": result.extract_id,
+        "status": result.status,
         "rows": result.rows,
         "findings": len(findings) if isinstance(findings, list) else 0,
     }

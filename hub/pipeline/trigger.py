@@ -223,13 +223,13 @@ class InProcessTrigger:
                 self._done(job.extract_id)
 
     def _stage(self, job: _Job) -> None:
-        from hub.pipeline.stage import stage_extract
+        from hub.pipeline.process import process_extract
         from hub.privacy.keys import open_keyring
 
         agreement, extract_id = job.agreement, job.extract_id
         try:
             keyring = open_keyring(self._settings)
-            stage_extract(self._settings, self._engine, keyring, agreement, extract_id)
+            process_extract(self._settings, self._engine, keyring, agreement, extract_id)
         except HubError as exc:
             reason = _one_line(exc.message)
         except Exception as exc:  # a fault of the hub: named by type and place only

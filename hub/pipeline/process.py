@@ -1,0 +1,160 @@
+"""One extract through the pipeline: stage, validate with Great Expectations, keep or quarantine.
+
+``process_extract`` stages the extract (``hub.pipeline.stage``: decrypt, parse, conform,
+pseudonymise, generalise, write Parquet), validates the staged, pseudonymised output against the
+agreement's suite (``hub.quality``: GX never sees an identifier, and records no value), then:
+
+- no critical failure: the extract stays ``staged``; its report gains the validation findings
+  (with their severity), each staged column's completeness and where its Data Docs are;
+- a critical failure: its staged and linkage outputs are removed, its sealed file moves to
+  ``quarantine/`` and it becomes ``quarantined`` with the report saying what to fix
+  (``hub.pipeline.quarantine``).
+
+A quarantined extract staged again passes through the same steps; if it then passes, its sealed
+file moves back to ``landing/``. Re-running gives the same outputs and the same report.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from sqlalchemy import Engine
+
+from hub.agreements.model import Agreement
+from hub.errors import NotFoundError
+from hub.pipeline.quarantine import quarantine_extract, release_from_quarantine
+from hub.pipeline.stage import StageResult, stage_extract
+from hub.privacy.keys import Keyring
+from hub.quality.datadocs import build_data_docs
+from hub.quality.suites import effective_suite, expectations_dir_for
+from hub.quality.validate import QualityOutcome, validate_staged
+from hub.settings import Settings
+from hub.store import Extract, session_scope
+
+log = logging.getLogger(__name__)
+
+QUALITY_DIR = "quality"  # under the data directory: Data Docs per extract (counts only)
+BATCH_ROWS = 500_000
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    extract_id: str
+    agreement_id: str
+    status: str  # staged or quarantined
+    rows: int
+    report: dict[str, object]
+    staged: StageResult | None  # None when quarantined
+
+
+def completeness(path: Path) -> dict[str, float]:
+    """Each staged column's share of rows with a value, from the Parquet footer's statistics
+    (no data read)."""
+    metadata = pq.ParquetFile(path).metadata
+    rows = metadata.num_rows
+    if not rows:
+        return {}
+    nulls: dict[str, int] = {}
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            stats = column.statistics
+            count = stats.null_count if stats is not None and stats.has_null_count else 0
+            name = column.path_in_schema
+            nulls[name] = nulls.get(name, 0) + int(count)
+    return {name: round(1 - count / rows, 4) for name, count in sorted(nulls.items())}
+
+
+def _arrival(engine: Engine, extract_id: str) -> date:
+    with session_scope(engine) as session:
+        record = session.get(Extract, extract_id)
+        if record is None:
+            raise NotFoundError(f"no extract {extract_id}")
+        received = record.received_at
+    return (received if received.tzinfo else received.replace(tzinfo=UTC)).date()
+
+
+def _validate(
+    settings: Settings, engine: Engine, agreement: Agreement, staged: StageResult
+) -> QualityOutcome:
+    suite = effective_suite(agreement, expectations_dir_for(settings.contracts_dir))
+    data = pq.ParquetFile(staged.staged_path, pre_buffer=False)
+    tokens = pq.ParquetFile(staged.tokens_path, pre_buffer=False)
+    return validate_staged(
+        agreement,
+        data.iter_batches(batch_size=BATCH_ROWS),
+        suite,
+        tokens=tokens.iter_batches(batch_size=BATCH_ROWS),
+        arrival_date=_arrival(engine, staged.extract_id),
+        run_name=staged.extract_id,
+    )
+
+
+def _data_docs(
+    settings: Settings, agreement: Agreement, extract_id: str, outcome: QualityOutcome
+) -> str | None:
+    """Build the extract's Data Docs; a failure to render is logged, never fatal."""
+    folder = settings.data_dir / QUALITY_DIR / agreement.id / extract_id / "docs"
+    suite = effective_suite(agreement, expectations_dir_for(settings.contracts_dir))
+    try:
+        index = build_data_docs(outcome.result, suite, folder)
+    except Exception as exc:  # rendering is a convenience; the report holds the findings
+        log.error("Data Docs of extract %s not built (%s)", extract_id, type(exc).__name__)
+        return None
+    return str(index.relative_to(settings.data_dir))
+
+
+def _merged_report(
+    stage_report: dict[str, object], outcome: QualityOutcome, complete: dict[str, float]
+) -> dict[str, object]:
+    conform = stage_report.get("findings", [])
+    findings = [
+        {**item, "severity": "warning", "source": "conform"}
+        for item in (conform if isinstance(conform, list) else [])
+        if isinstance(item, dict)
+    ] + [f.as_dict() for f in outcome.findings]
+    critical = [f for f in findings if f.get("severity") == "critical"]
+    return {
+        **stage_report,
+        "findings": findings,
+        "critical": critical,
+        "quarantined": outcome.critical,
+        "skipped": outcome.as_report()["skipped"],
+        "completeness": complete,
+    }
+
+
+def process_extract(
+    settings: Settings,
+    engine: Engine,
+    keyring: Keyring,
+    agreement: Agreement,
+    extract_id: str,
+    *,
+    today: date | None = None,
+) -> ProcessResult:
+    """Stage and validate one received (or quarantined) extract; keep it or quarantine it."""
+    staged = stage_extract(settings, engine, keyring, agreement, extract_id, today=today)
+    outcome = _validate(settings, engine, agreement, staged)
+    report = _merged_report(staged.report, outcome, completeness(staged.staged_path))
+    if outcome.critical:
+        for folder in (staged.staged_path.parent, staged.tokens_path.parent):
+            shutil.rmtree(folder, ignore_errors=True)
+        report["data_docs"] = _data_docs(settings, agreement, extract_id, outcome)
+        quarantine_extract(settings, engine, extract_id, report, rows=staged.rows)
+        return ProcessResult(extract_id, agreement.id, "quarantined", staged.rows, report, None)
+    release_from_quarantine(settings, engine, extract_id)
+    report["data_docs"] = _data_docs(settings, agreement, extract_id, outcome)
+    with session_scope(engine) as session:
+        record = session.get(Extract, extract_id)
+        if record is not None:
+            record.report = report
+            record.updated_at = datetime.now(UTC)
+    log.info("validated extract %s: %d findings, none critical", extract_id, len(outcome.findings))
+    return ProcessResult(extract_id, agreement.id, "staged", staged.rows, report, staged)
