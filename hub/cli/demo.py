@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from sqlalchemy import Engine
 
-from hub.agreements import load_agreements
+from hub.agreements import Agreement, load_agreements
 from hub.agreements.development import approve_for_development
 from hub.errors import InfrastructureError
 from hub.logs import configure_logging
@@ -42,6 +42,31 @@ class DemoResult:
     findings: dict[str, int]
     release: PublishedRelease
     seconds: float
+    quarantined: dict[str, object]  # the deliberately bad extract's status and report
+
+
+BAD_AGREEMENT = "police-sv"
+BAD_ROWS = 200
+BAD_LINES = (5, 17, 42)  # data rows whose offence date is put in the future
+
+
+def bad_extract(good: Path, out: Path) -> Path:
+    """A deliberately bad police extract for the demo: the first ``BAD_ROWS`` rows of the good
+    one, with the offence date of rows ``BAD_LINES`` in 2099 (a critical rule: quarantined)."""
+    import csv
+
+    with good.open(newline="", encoding="utf-8") as source:
+        reader = csv.reader(source)
+        header = next(reader)
+        rows = [row for _, row in zip(range(BAD_ROWS), reader, strict=False)]
+    column = header.index("offence_date")
+    for line in BAD_LINES:
+        rows[line - 1][column] = "2099-01-01"
+    with out.open("w", newline="", encoding="utf-8") as target:
+        writer = csv.writer(target, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return out
 
 
 def _keyring(settings: Settings) -> Keyring:
@@ -114,25 +139,16 @@ def run_demo(
             dags = build_dags(agreements)
         progress.update(step, completed=1)
 
-        received: dict[str, str] = {}
         step = progress.add_task(
             "Partners upload into the encrypted landing zone", total=len(agreements)
         )
+        received: dict[str, str] = {}
         for agreement in agreements.values():
             path = outbox / "extracts" / f"{agreement.id}.{EXTENSIONS[agreement.delivery.format]}"
-            with path.open("rb") as source:
-                extract = receive_extract(
-                    settings,
-                    engine,
-                    keyring,
-                    agreement,
-                    sender_org=agreement.provider,
-                    source=source,
-                    source_name=path.name,
-                    today=today,
-                )
-            received[agreement.id] = extract.id
+            received[agreement.id] = _send(settings, engine, keyring, agreement, path, today).id
             progress.advance(step)
+
+        bad = _send_bad_extract(settings, engine, keyring, agreements[BAD_AGREEMENT], today)
 
         from hub.pipeline.dags import ONE_PICTURE_DAG_ID, agreement_dag_id
 
@@ -149,16 +165,78 @@ def run_demo(
             progress.advance(step)
         progress.update(step, description="Agreement DAGs: conform, pseudonymise, stage")
 
+        _run_dag(
+            dags[agreement_dag_id(BAD_AGREEMENT)], airflow_log, run_conf={"extract_id": bad.id}
+        )
+
         step = progress.add_task("One-picture DAG: link and publish", total=1)
         _run_dag(dags[ONE_PICTURE_DAG_ID], airflow_log)
         progress.advance(step)
 
     release = _current_release(settings)
     staged_rows, findings = _extract_stats(engine, received)
+    quarantined = _fate_of(engine, bad.id)
     engine.dispose()
-    result = DemoResult(staged_rows, findings, release, time.perf_counter() - started)
+    result = DemoResult(staged_rows, findings, release, time.perf_counter() - started, quarantined)
     _print_summary(console, settings, result)
     return result
+
+
+def _send_bad_extract(
+    settings: Settings, engine: Engine, keyring: Keyring, agreement: Agreement, today: date | None
+) -> Extract:
+    outbox = settings.data_dir / "partners"
+    good = outbox / "extracts" / f"{agreement.id}.csv"
+    path = bad_extract(good, outbox / f"{agreement.id}-bad.csv")
+    return _send(settings, engine, keyring, agreement, path, today)
+
+
+def _send(
+    settings: Settings,
+    engine: Engine,
+    keyring: Keyring,
+    agreement: Agreement,
+    path: Path,
+    today: date | None,
+) -> Extract:
+    """A partner's file received into the landing zone, as the API would."""
+    with path.open("rb") as source:
+        return receive_extract(
+            settings,
+            engine,
+            keyring,
+            agreement,
+            sender_org=agreement.provider,
+            source=source,
+            source_name=path.name,
+            today=today,
+        )
+
+
+def _fate_of(engine: Engine, extract_id: str) -> dict[str, object]:
+    with session_scope(engine) as session:
+        record = session.get(Extract, extract_id)
+        if record is None:
+            return {"extract_id": extract_id, "status": "missing", "report": {}}
+        return {"extract_id": extract_id, "status": record.status, "report": record.report or {}}
+
+
+def _print_quarantine(console: Console, bad: dict[str, object]) -> None:
+    """The bad extract's fate in the words its partner's IT team would read."""
+    report = bad.get("report")
+    critical = report.get("critical", []) if isinstance(report, dict) else []
+    console.print(
+        f"Deliberately bad {BAD_AGREEMENT} extract {bad['extract_id']}: [bold]{bad['status']}[/]"
+    )
+    for item in critical if isinstance(critical, list) else []:
+        rows = ", ".join(str(r) for r in item.get("first_rows", []))
+        console.print(
+            f"  {item.get('column')}: rule {item.get('rule')} ({item.get('severity')}) failed "
+            f"on {item.get('count')} row(s), first rows {rows}; nothing of it was staged"
+        )
+    docs = report.get("data_docs") if isinstance(report, dict) else None
+    if docs:
+        console.print(f"  Data Docs: {docs} (under the data directory)")
 
 
 def _current_release(settings: Settings) -> PublishedRelease:
@@ -227,6 +305,7 @@ def _print_summary(console: Console, settings: Settings, result: DemoResult) -> 
         f"{release.events:,} events; [bold]{release.people_in_two_or_more_sources:,}[/] known to "
         "two or more partners."
     )
+    _print_quarantine(console, result.quarantined)
     console.print(f"Release [bold]{release.release_id}[/] is at {release.path}")
     console.print(f"  manifest: {release.path / 'manifest.json'}")
     console.print(f"Finished in {result.seconds:.0f} s. Logs: {settings.log_dir}")

@@ -193,3 +193,23 @@ def test_restaging_an_extract_is_byte_identical(demo: tuple[Settings, DemoResult
     before = staged.read_bytes(), tokens.read_bytes()
     run_stage(item["agreement_id"], item["extract_id"])
     assert (staged.read_bytes(), tokens.read_bytes()) == before
+
+
+def test_the_deliberately_bad_extract_is_quarantined_with_a_readable_report(
+    demo: tuple[Settings, DemoResult],
+) -> None:
+    settings, result = demo
+    bad = result.quarantined
+    assert bad["status"] == "quarantined"
+    report = bad["report"]
+    assert isinstance(report, dict)
+    (critical,) = report["critical"]
+    assert (critical["column"], critical["rule"], critical["count"]) == (
+        "offence_date",
+        "not_in_future",
+        3,
+    )
+    assert critical["first_rows"] == [5, 17, 42]
+    assert not (settings.zone("staging") / "police-sv" / str(bad["extract_id"])).exists()
+    console = (settings.log_dir / "console.txt").read_text()
+    assert "quarantined" in console and "offence_date: rule not_in_future" in console
