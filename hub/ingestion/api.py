@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -36,6 +37,7 @@ from hub.ingestion.spool import Spool
 from hub.pipeline.landing import land, open_landing
 from hub.privacy.keys import open_keyring
 from hub.privacy.sealed import SealWriter
+from hub.quality.served import data_docs_file
 from hub.store import Extract, Release, ReleaseInput, session_scope
 from hub.web.signin import Hub, hub_of
 
@@ -470,6 +472,25 @@ def build_router(max_bytes: int) -> APIRouter:
             status=record.status,
             report=record.report,
         )
+
+    @router.get(
+        "/extracts/{extract_id}/docs/{path:path}",
+        summary="An extract's Great Expectations Data Docs (HTML)",
+        response_class=FileResponse,
+        responses={200: {"content": {"text/html": {}}}, **_problems(401, 404, 422)},
+    )
+    def extract_docs(
+        request: Request,
+        credential: Partner,
+        extract_id: Annotated[str, PathParam(pattern=EXTRACT_ID)],
+        path: str,
+    ) -> FileResponse:
+        record = _own_extract(request, extract_id, credential)
+        try:
+            found = data_docs_file(hub_of(request).settings, record.agreement_id, record.id, path)
+        except HubError as exc:
+            raise from_hub_error(exc, agreement=record.agreement_id) from None
+        return FileResponse(found)
 
     @router.get(
         "/agreements/{agreement_id}/quality",

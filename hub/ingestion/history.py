@@ -35,6 +35,7 @@ class ExtractQuality:
     critical: int  # failing rows of critical rules
     pass_rates: dict[str, float]  # "column:rule" -> share of rows passing
     completeness: dict[str, float]  # field -> share of rows with a value
+    data_docs: bool = False  # Great Expectations Data Docs were built for it
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class QualityHistory:
                             "critical": e.critical,
                             "pass_rates": e.pass_rates,
                             "completeness": e.completeness,
+                            "data_docs": e.data_docs,
                         }
                         for e in p.extracts
                     ],
@@ -120,6 +122,7 @@ def _quality(record: Extract) -> ExtractQuality:
         critical=critical,
         pass_rates=dict(sorted(rates.items())),
         completeness=dict(completeness) if isinstance(completeness, dict) else {},
+        data_docs=bool(report.get("data_docs")),
     )
 
 

@@ -31,6 +31,7 @@ from hub.pipeline.quarantine import quarantine_extract, release_from_quarantine
 from hub.pipeline.stage import StageResult, stage_extract
 from hub.privacy.keys import Keyring
 from hub.quality.datadocs import build_data_docs
+from hub.quality.served import docs_dir
 from hub.quality.suites import effective_suite, expectations_dir_for
 from hub.quality.validate import QualityOutcome, validate_staged
 from hub.settings import Settings
@@ -38,7 +39,6 @@ from hub.store import Extract, session_scope
 
 log = logging.getLogger(__name__)
 
-QUALITY_DIR = "quality"  # under the data directory: Data Docs per extract (counts only)
 BATCH_ROWS = 500_000
 
 
@@ -100,7 +100,7 @@ def _data_docs(
     settings: Settings, agreement: Agreement, extract_id: str, outcome: QualityOutcome
 ) -> str | None:
     """Build the extract's Data Docs; a failure to render is logged, never fatal."""
-    folder = settings.data_dir / QUALITY_DIR / agreement.id / extract_id / "docs"
+    folder = docs_dir(settings, agreement.id, extract_id)
     suite = effective_suite(agreement, expectations_dir_for(settings.contracts_dir))
     try:
         index = build_data_docs(outcome.result, suite, folder)

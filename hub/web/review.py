@@ -21,7 +21,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from hub import audit
 from hub.accounts.users import Role
@@ -35,6 +35,7 @@ from hub.agreements.signing import SignedApproval
 from hub.errors import AgreementError, NotFoundError, UserError
 from hub.ingestion.deliveries import DeliveryState, deliveries
 from hub.ingestion.history import CHART_HEIGHT, CHART_WIDTH, chart, quality_history
+from hub.quality.served import data_docs_file
 from hub.web.signin import (
     CSRF_FIELD,
     Hub,
@@ -651,6 +652,20 @@ def quality_json(request: Request, viewer: SignedIn, agreement_id: AgreementId) 
     hub = hub_of(request)
     terms = _require_party_reader(hub, viewer, agreement_id, "quality", "quality history")
     return JSONResponse(quality_history(hub.engine, terms).to_json())
+
+
+@router.get("/agreements/{agreement_id}/extracts/{extract_id}/docs/{path:path}")
+def data_docs(
+    request: Request,
+    viewer: SignedIn,
+    agreement_id: AgreementId,
+    extract_id: Annotated[str, PathParam(pattern=r"^ext-[0-9a-f]{24}$")],
+    path: str,
+) -> Response:
+    """An extract's Great Expectations Data Docs (counts and row numbers, never values)."""
+    hub = hub_of(request)
+    _require_party_reader(hub, viewer, agreement_id, "quality", "quality history")
+    return FileResponse(data_docs_file(hub.settings, agreement_id, extract_id, path))
 
 
 @router.get("/agreements/{agreement_id}/audit")

@@ -9,13 +9,16 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hub.agreements import Agreement, get_agreement
 from hub.pipeline.landing import receive_extract
 from hub.pipeline.process import process_extract
 from hub.store import Extract, session_scope
+from hub.web.app import create_app
 from tests.api_hub import ApiHub, make_api_hub, write_postcode_lookup
+from tests.live_server import live_server
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "extracts" / "police-sv-small.csv"
 GOOD = FIXTURE.read_bytes()
@@ -99,3 +102,23 @@ def test_a_critical_failure_quarantines_the_extract(hub: ApiHub) -> None:
     assert report["critical"] == [] and report["quarantined"] is False
     assert set(report["completeness"]) >= {"record", "offence_date"}  # type: ignore[arg-type]
     assert (hub.settings.zone("staging") / "police-sv" / fixed / "data.parquet").exists()
+
+
+def test_data_docs_are_served_to_the_partner_that_sent_it_only(hub: ApiHub) -> None:
+    bad = _receive(hub, BAD)
+    process_extract(hub.settings, hub.engine, hub.keyring, _police(hub), bad)
+    with live_server(create_app(hub.settings)) as url:
+        own = {"Authorization": f"Bearer {hub.police}"}
+        other = {"Authorization": f"Bearer {hub.hospitals}"}
+        page = httpx.get(f"{url}/api/v1/extracts/{bad}/docs/index.html", headers=own)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assert "2099" not in page.text
+        docs = f"{url}/api/v1/extracts/{bad}/docs"
+        assert httpx.get(f"{docs}/index.html", headers=other).status_code == 404
+        # four levels up from the docs folder is the data directory, where hub.db is
+        assert (hub.settings.data_dir / "hub.db").exists()
+        sneaky = httpx.get(f"{docs}/..%2F..%2F..%2F..%2Fhub.db", headers=own)
+        assert sneaky.status_code == 404
+        history = httpx.get(f"{url}/api/v1/agreements/police-sv/quality", headers=own).json()
+        extracts = [e for p in history["periods"] for e in p["extracts"]]
+        assert [(e["status"], e["data_docs"]) for e in extracts] == [("quarantined", True)]
