@@ -95,7 +95,10 @@ def test_privacy_canary_finds_no_identifier(demo: tuple[Settings, DemoResult]) -
         settings.data_dir / "partners" / "ground_truth" / "people.parquet", secrets
     )
     zones = [settings.zone(z) for z in ("staging", "linkage", "published")]
+    quality = settings.data_dir / "quality"  # GX Data Docs of every extract, the bad one's too
+    assert list(quality.rglob("index.html"))
     others = [
+        quality,
         settings.log_dir,
         settings.airflow_dir,
         settings.data_dir / "hub.db",
