@@ -36,10 +36,35 @@ if TYPE_CHECKING:
     from hub.settings import Settings
 
 
+_RUN = re.compile(r"[A-Z0-9]+")
+
+
 @dataclass(frozen=True)
 class Identifiers:
     exact: frozenset[str]  # values that must not appear as a cell anywhere
-    patterns: tuple[re.Pattern[str], ...]  # patterns that must not match text files
+    words: frozenset[str]  # values that must not appear in text between word boundaries
+    longest: int  # characters in the longest of ``words``
+
+    def in_text(self, text: str) -> bool:
+        """Whether any of ``words`` occurs in ``text`` (upper case) with no letter or digit just
+        before or after it: the same as searching for each word between ``(?<![A-Z0-9])`` and
+        ``(?![A-Z0-9])``, in one pass over the text. A match starts where a run of letters and
+        digits starts and ends where one ends, so every such span up to the longest word's length
+        is looked up; a word that starts or ends with another character is searched as it is."""
+        runs = [(m.start(), m.end()) for m in _RUN.finditer(text)]
+        words, longest = self.words, self.longest
+        for i, (start, _) in enumerate(runs):
+            for j in range(i, len(runs)):
+                end = runs[j][1]
+                if end - start > longest:
+                    break
+                if text[start:end] in words:
+                    return True
+        odd = [w for w in words if not (_RUN.match(w[0]) and _RUN.match(w[-1]))]
+        if not odd:
+            return False
+        alternatives = "|".join(re.escape(w) for w in odd)
+        return re.search(rf"(?<![A-Z0-9])(?:{alternatives})(?![A-Z0-9])", text) is not None
 
 
 def _dob_forms(iso: str) -> list[str]:
@@ -73,16 +98,8 @@ def load_identifiers(people_parquet: Path, secrets: Sequence[bytes] = ()) -> Ide
             words.add(postcode.upper())
     for secret in secrets:
         words.update({secret.hex().upper()})
-    chunks = sorted(words)
-    patterns = tuple(
-        re.compile(
-            r"(?<![A-Z0-9])(?:"
-            + "|".join(re.escape(w) for w in chunks[i : i + 2000])
-            + r")(?![A-Z0-9])"
-        )
-        for i in range(0, len(chunks), 2000)
-    )
-    return Identifiers(frozenset(exact), patterns)
+    words.discard("")
+    return Identifiers(frozenset(exact), frozenset(words), max(map(len, words), default=0))
 
 
 def _parquet_cells(path: Path) -> set[str]:
@@ -110,7 +127,7 @@ def scan(paths: list[Path], ids: Identifiers) -> list[str]:
                     found.append(f"{path}: identifier cell")
                 continue
             text = path.read_bytes().decode("utf-8", errors="replace").upper()
-            if any(p.search(text) for p in ids.patterns):
+            if ids.in_text(text):
                 found.append(f"{path}: identifier text")
     return found
 

@@ -9,18 +9,29 @@ Outputs, each written under a temporary name and renamed into place only when co
   the pseudonymisation key version of the tokens and each token column's domain, so a key
   rotation can re-key it without raw data (``hub.privacy.rotation``).
 
-Running it again for the same extract gives byte-identical files.
+How it goes fast (``bench/pipeline.py`` measures it): the sealed file is streamed in batches of
+about 16 MiB of CSV, two at a time; every step runs on each batch's distinct values and is
+expanded to rows (``hub.pipeline.distinct``); four threads share the two cores
+(``hub.pipeline.overlap``): one decrypts and parses ahead, this one conforms, normalises and
+generalises, one hashes the tokens and writes them, one writes the staged data. Memory stays at a
+few batches whatever the size of the file.
+
+Running it again for the same extract gives byte-identical files: each batch read is written as
+one Parquet row group, in order, whatever the threads and grouping.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -29,14 +40,16 @@ from sqlalchemy import Engine
 from hub.agreements.model import Agreement, FieldSpec, GeneraliseRule, IdentifierType, Treatment
 from hub.agreements.registry import AgreementRegistry
 from hub.errors import AgreementError, HubError, NotFoundError
-from hub.pipeline.conform import cast_field
+from hub.pipeline.conform import conform
+from hub.pipeline.distinct import Column
 from hub.pipeline.identifiers import (
     composite_column,
     normaliser_for,
     token_column,
     token_domain,
 )
-from hub.pipeline.reading import read_batches
+from hub.pipeline.overlap import Clock, ReadAhead, WriteBehind
+from hub.pipeline.reading import read_batch_groups
 from hub.pipeline.report import QualityTally
 from hub.privacy import generalise, hmac_batch
 from hub.privacy.keys import DataKey, Keyring
@@ -46,6 +59,14 @@ from hub.settings import Settings
 from hub.store import Extract, session_scope
 
 log = logging.getLogger(__name__)
+
+# The steps ``stage_extract`` times (its ``timings``, in CPU seconds of the thread that ran them):
+# decrypt and parse (a reader thread), conform, pseudonymise (normalise here, keyed-hash in the
+# tokens writer's thread), generalise, validate (the quality suite, not yet part of staging: 0)
+# and stage (Parquet, a writer thread per file; "stage_commit" renames the outputs into place).
+# Also recorded, in wall-clock seconds: "read_wait" (this thread waiting for the reader),
+# "stage_wait" (waiting for the writers to finish) and "total".
+STEPS = ("read", "conform", "pseudonymise", "generalise", "validate", "stage")
 
 
 @dataclass(frozen=True)
@@ -68,11 +89,22 @@ class _BatchProcessor:
         tally: QualityTally,
         settings: Settings,
         today: date,
+        clock: Clock | None = None,
     ) -> None:
         self.agreement = agreement
         self.keys = keys  # the pseudonymisation key chain, version 1 to the current one
         self.tally = tally
         self.today = today
+        self.clock = clock or Clock(None)
+        # The columns the reader hands over dictionary-encoded: all but those dropped and the
+        # plain text kept as it is (cheap row by row, and expanding it back costs as much). One
+        # whose values hardly repeat is taken out part-way (the reader reads the set per batch).
+        self.encoded = {
+            f.source_column
+            for f in agreement.fields
+            if f.treatment is not Treatment.DROP
+            and not (f.treatment is Treatment.KEEP and f.identifier is None and f.type == "string")
+        }
         self._lsoa: generalise.LsoaLookup | None = None
         self._settings = settings
 
@@ -88,44 +120,80 @@ class _BatchProcessor:
             self._lsoa = generalise.LsoaLookup(path)
         return self._lsoa
 
-    def process(self, batch: pa.RecordBatch, first_row: int) -> tuple[pa.Table, pa.Table]:
-        rows = pa.array(range(first_row, first_row + batch.num_rows), pa.int64())
-        typed: dict[str, pa.Array] = {}
-        canonical: dict[IdentifierType, pa.Array] = {}
+    def _tally(
+        self, name: str, rule: str, failed: pa.Array, column: Column, rows: pa.Array
+    ) -> None:
+        if pc.any(failed).as_py():  # most rules fail nowhere: nothing to expand or count
+            self.tally.add(name, rule, column.expand(failed), rows)
+
+    def process(
+        self, batch: pa.RecordBatch, first_row: int
+    ) -> tuple[pa.Table, Callable[[Clock], pa.Table]]:
+        """The staged table of one batch, and a function that makes its token table (given the
+        clock of the thread that calls it)."""
+        clock = self.clock
+        clock.start()
+        rows = pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64))
+        names = set(batch.schema.names)
+        columns: dict[str, Column] = {}
         for spec in self.agreement.fields:
-            if spec.name not in batch.schema.names:
+            if spec.name not in names or spec.treatment is Treatment.DROP:
                 continue
             raw = batch.column(spec.name)
-            if spec.treatment is Treatment.DROP:
+            column = Column.of(raw)
+            if column.index is None and pa.types.is_dictionary(raw.type):
+                self.encoded.discard(spec.source_column)  # hardly repeats: read it plain
+            conformed = conform(spec, column.values)
+            for rule, failed in conformed.failures:
+                self._tally(spec.name, rule, failed, column, rows)
+            columns[spec.name] = Column(conformed.values, column.index)
+        clock.lap("conform")
+        canonical: dict[IdentifierType, Column] = {}
+        for spec in self.agreement.fields:
+            if spec.identifier is None or spec.name not in columns:
                 continue
-            typed[spec.name] = cast_field(spec, raw, rows, self.tally)
-            if spec.identifier is not None:
-                result = normaliser_for(spec.identifier, self.today)(typed[spec.name])
-                reasons = result.reasons
-                for reason in set(pc.unique(reasons).to_pylist()) - {None, "missing"}:
-                    self.tally.add(
-                        spec.name,
-                        f"{spec.identifier.value}:{reason}",
-                        pc.equal(reasons, reason),
-                        rows,
-                    )
-                canonical[spec.identifier] = result.values
-                typed[spec.name] = result.values
+            column = columns[spec.name]
+            result = normaliser_for(spec.identifier, self.today)(column.values)
+            reasons = result.reasons
+            for reason in sorted(set(pc.unique(reasons).to_pylist()) - {None, "missing"}):
+                rule = f"{spec.identifier.value}:{reason}"
+                self._tally(spec.name, rule, pc.equal(reasons, reason), column, rows)
+            canonical[spec.identifier] = columns[spec.name] = Column(result.values, column.index)
+        for key in self.agreement.linkage_keys:
+            self._parts(key.parts, canonical)  # a missing part is refused here, before staging
+        clock.lap("pseudonymise")
         staged = {"record": rows}
         for spec in self.agreement.fields:
             name = spec.staged_name
-            if name is None or spec.name not in typed:
+            if name is None or spec.name not in columns:
                 continue
-            staged[name] = self._staged_value(spec, typed)
+            staged[name] = self._staged_value(spec, columns)
+        clock.lap("generalise")
+        return pa.table(staged), lambda clock: self._tokens(rows, canonical, clock)
+
+    def _tokens(
+        self, rows: pa.Array, canonical: dict[IdentifierType, Column], clock: Clock
+    ) -> pa.Table:
+        """The batch's token table: keyed hashes of each identifier (of its distinct values,
+        then expanded to rows) and of each composite linkage key. Runs in the tokens writer's
+        thread (the hashing releases the GIL), overlapped with the next batch's normalising; one
+        hashing thread, since staging's own threads already keep both cores busy."""
+        clock.start()
         tokens = {"record": rows}
         domains: dict[str, str] = {}
-        for kind, values in canonical.items():
+        for kind, column in canonical.items():
             name, domain = token_column(kind), token_domain(kind, self.agreement)
-            tokens[name], domains[name] = keyed_hash_chain(values, self.keys, domain), domain
+            hashed = keyed_hash_chain(column.values, self.keys, domain, threads=1)
+            tokens[name] = column.expand(hashed)
+            domains[name] = domain
         for key in self.agreement.linkage_keys:
             name, domain = composite_column(key.name), composite_domain(key.parts)
-            tokens[name], domains[name] = self._composite(key.parts, canonical, domain), domain
-        return pa.table(staged), token_table(tokens, domains, self.keys[-1].version)
+            pieces = [piece.rows() for piece in self._parts(key.parts, canonical)]
+            joined = pc.binary_join_element_wise(*pieces, "|")  # null when any part is null
+            tokens[name] = keyed_hash_chain(joined, self.keys, domain, threads=1)
+            domains[name] = domain
+        clock.lap("pseudonymise")
+        return token_table(tokens, domains, self.keys[-1].version)
 
     def _banded(self, spec: FieldSpec, ages: pa.Array) -> pa.Array:
         """Ages in the agreement's bands for this field (the partnership's when unset)."""
@@ -138,42 +206,46 @@ class _BatchProcessor:
             ) from None
         return generalise.age_band(ages, bands)
 
-    def _staged_value(self, spec: FieldSpec, typed: dict[str, pa.Array]) -> pa.Array:
-        values = typed[spec.name]
+    def _staged_value(self, spec: FieldSpec, columns: dict[str, Column]) -> pa.Array:
+        column = columns[spec.name]
         if spec.treatment is Treatment.KEEP:
-            return values
+            return column.rows()
         rule = spec.rule
         if rule in (GeneraliseRule.AGE, GeneraliseRule.AGE_BAND):
-            at = typed.get(spec.relative_to or "")
+            at = columns.get(spec.relative_to or "")
             if at is None:
                 raise AgreementError(
                     f"agreement {self.agreement.id}: field {spec.name} needs relative_to naming a "
                     "date field that is sent"
                 )
-            ages = generalise.age_at(values, at)
+            # Dates as YYYYMMDD numbers, worked out once per distinct date.
+            born = column.map(generalise.date_number).rows()
+            ages = generalise.age_from_numbers(born, at.map(generalise.date_number).rows())
             return ages if rule is GeneraliseRule.AGE else self._banded(spec, ages)
         if rule is GeneraliseRule.AGE_BAND_FROM_AGE:
-            return self._banded(spec, pc.cast(values, pa.int64()))
+            return column.map(lambda v: self._banded(spec, pc.cast(v, pa.int64()))).rows()
         if rule is GeneraliseRule.BIRTH_YEAR:
-            return generalise.birth_year(values)
+            return column.map(generalise.birth_year).rows()
         if rule is GeneraliseRule.POSTCODE_DISTRICT:
-            return generalise.postcode_district(values)
+            return column.map(generalise.postcode_district).rows()
         if rule is GeneraliseRule.LSOA:
-            return self.lsoa()(values)
+            return column.map(self.lsoa()).rows()
         assert rule is not None
-        return generalise.truncate_time(values, rule.value)
+        unit = rule.value
+        return column.map(lambda v: generalise.truncate_time(v, unit)).rows()
 
-    def _composite(
-        self, parts: tuple[str, ...], canonical: dict[IdentifierType, pa.Array], domain: str
-    ) -> pa.Array:
+    def _parts(
+        self, parts: tuple[str, ...], canonical: dict[IdentifierType, Column]
+    ) -> list[Column]:
+        """The canonical values of each part of a composite linkage key."""
         pieces = []
         for part in parts:
             if part == "forename_initial":
                 source = canonical.get(IdentifierType.FORENAME)
-                piece = None if source is None else pc.utf8_slice_codeunits(source, 0, 1)
+                piece = None if source is None else source.map(_initial)
             elif part == "birth_year":
                 source = canonical.get(IdentifierType.DATE_OF_BIRTH)
-                piece = None if source is None else pc.utf8_slice_codeunits(source, 0, 4)
+                piece = None if source is None else source.map(_year_text)
             else:
                 piece = canonical.get(IdentifierType(part))
             if piece is None:
@@ -181,8 +253,15 @@ class _BatchProcessor:
                     f"agreement {self.agreement.id}: linkage key part {part} has no field"
                 )
             pieces.append(piece)
-        joined = pc.binary_join_element_wise(*pieces, "|")  # null when any part is null
-        return keyed_hash_chain(joined, self.keys, domain)
+        return pieces
+
+
+def _initial(values: pa.Array) -> pa.Array:
+    return pc.utf8_slice_codeunits(values, 0, 1)
+
+
+def _year_text(values: pa.Array) -> pa.Array:
+    return pc.utf8_slice_codeunits(values, 0, 4)
 
 
 class _AtomicParquet:
@@ -208,6 +287,13 @@ class _AtomicParquet:
                 self.tmp / self.filename, self._schema, compression="zstd"
             )
         self._writer.write_table(table.cast(self._schema))
+
+    def write_parts(self, table: pa.Table, parts: list[int]) -> None:
+        """``table`` as one row group per part (``parts``: their row counts, in order)."""
+        start = 0
+        for rows in parts:
+            self.write(table.slice(start, rows))
+            start += rows
 
     def commit(self) -> None:
         if self._writer is None:
@@ -237,17 +323,96 @@ def _set_status(engine: Engine, extract_id: str, status: str, **values: object) 
             setattr(record, name, value)
 
 
-def _or_empty(batches: Iterator[pa.RecordBatch], agreement: Agreement) -> Iterator[pa.RecordBatch]:
+Group = tuple[pa.RecordBatch, list[int]]  # a joined batch and the row counts of its parts
+
+
+def _or_empty(groups: Iterator[Group], agreement: Agreement) -> Iterator[Group]:
     """The extract's batches, or one empty batch for an extract with no rows (so its outputs
     still exist, with the agreement's columns)."""
     empty = True
-    for batch in batches:
+    for group in groups:
         empty = False
-        yield batch
+        yield group
     if empty:
         names = list(agreement.received_fields)
-        yield pa.RecordBatch.from_arrays([pa.array([], pa.string()) for _ in names], names=names)
+        arrays = [pa.array([], pa.string()) for _ in names]
+        yield pa.RecordBatch.from_arrays(arrays, names=names), [0]
 
+
+def _run(
+    processor: _BatchProcessor,
+    groups: Iterator[Group],
+    outputs: tuple[_AtomicParquet, _AtomicParquet],
+    clock: Clock,
+) -> int:
+    """Process every batch into ``outputs`` (staged data, tokens) and commit them; returns the
+    number of rows.
+
+    Four threads share the work (``hub.pipeline.overlap``): one reads the next batch (decrypts,
+    parses), this one conforms, normalises and generalises, one hashes the tokens and writes them,
+    one writes the staged data. Arrow's kernels, its Parquet writer and the keyed-hash kernel
+    release the GIL, so both cores stay busy; the files are the same bytes as one thread writes.
+    On any error the threads are stopped, the temporary outputs removed and the error raised.
+    """
+    staged_out, tokens_out = outputs
+    writing, hashing = clock.child(), clock.child()
+
+    def write_staged(item: tuple[pa.Table, list[int]]) -> None:
+        writing.start()
+        staged_out.write_parts(*item)
+        writing.lap("stage")
+
+    def write_tokens(item: tuple[Callable[[Clock], pa.Table], list[int]]) -> None:
+        table = item[0](hashing)
+        hashing.start()
+        tokens_out.write_parts(table, item[1])
+        hashing.lap("stage")
+
+    reader = ReadAhead(groups, depth=QUEUE_DEPTH, name="hub-read")
+    writers: list[WriteBehind[Any]] = [
+        WriteBehind(write_staged, depth=QUEUE_DEPTH, name="hub-write-staged"),
+        WriteBehind(write_tokens, depth=QUEUE_DEPTH, name="hub-write-tokens"),
+    ]
+    next_row = 1
+    try:
+        for batch, parts in reader:
+            for writer, item in zip(writers, processor.process(batch, next_row), strict=True):
+                writer.put((item, parts))
+            next_row += batch.num_rows
+        # validate: the quality suite (hub/quality) goes here once staging runs it; its seconds
+        # belong in timings["validate"].
+        waiting = time.perf_counter()
+        for writer in writers:
+            writer.finish()
+        clock.add("stage_wait", time.perf_counter() - waiting)
+    except BaseException:
+        reader.close()
+        for writer in writers:
+            writer.cancel()
+        for out in outputs:
+            out.abort()
+        raise
+    reader.close()
+    clock.start()
+    for out in outputs:
+        out.commit()
+    clock.lap("stage_commit")
+    clock.merge(writing)
+    clock.merge(hashing)
+    clock.add("read", reader.busy)
+    clock.add("read_wait", reader.waited)
+    clock.add("validate", 0.0)
+    return next_row - 1
+
+
+# Batches read (of about reading.BATCH_BYTES of CSV each) that are joined and computed as one: the
+# larger, the more names, dates and codes repeat within it and the less each call costs; each is
+# still written as a Parquet row group of its own, so the files do not depend on it.
+BATCHES_PER_STEP = 2
+
+# Batches each thread may run ahead of the next (read) or behind (written): enough that a thread
+# rarely waits for another, at about 40 MB of memory a batch.
+QUEUE_DEPTH = 2
 
 BYTES_PER_ROW_GUESS = 200  # a partner row as sent: tells a large extract from a small one
 
@@ -267,8 +432,15 @@ def stage_extract(
     extract_id: str,
     *,
     today: date | None = None,
+    timings: dict[str, float] | None = None,
 ) -> StageResult:
-    """Run the per-extract steps for one received extract and mark it staged."""
+    """Run the per-extract steps for one received extract and mark it staged.
+
+    ``timings``, when given, receives the CPU seconds spent in each step (``STEPS``: reading,
+    hashing and writing run in threads of their own, overlapped with the rest) and the wall-clock
+    ``"total"``; without it nothing is timed.
+    """
+    started = time.perf_counter()
     today = today or datetime.now(UTC).date()
     with session_scope(engine) as session:
         record = session.get(Extract, extract_id)
@@ -289,29 +461,24 @@ def stage_extract(
     _set_status(engine, extract_id, "processing")
     tally = QualityTally(agreement.id)
     keys = keyring.chain(PSEUDONYMISATION)  # tokens equal older ones re-keyed by rotation
-    processor = _BatchProcessor(agreement, keys, tally, settings, today)
-    hmac_batch.expect(_expected_hashes(agreement, landing.stat().st_size, len(keys)))
+    clock = Clock(timings)
+    processor = _BatchProcessor(agreement, keys, tally, settings, today, clock)
+    hmac_batch.expect(_expected_hashes(agreement, landing.stat().st_size, len(keys)), wait=False)
     stage_dir = settings.zone("staging") / agreement.id / extract_id
     link_dir = settings.zone("linkage") / agreement.id / extract_id
     outputs = (
         _AtomicParquet(stage_dir, "data.parquet"),
         _AtomicParquet(link_dir, "tokens.parquet"),
     )
-    next_row = 1
+    source = read_batch_groups(
+        landing, keyring, agreement, encoded=processor.encoded, group=BATCHES_PER_STEP
+    )
     try:
-        for batch in _or_empty(read_batches(landing, keyring, agreement), agreement):
-            for out, table in zip(outputs, processor.process(batch, next_row), strict=True):
-                out.write(table)
-            next_row += batch.num_rows
-    except BaseException as exc:
-        for out in outputs:
-            out.abort()
-        if isinstance(exc, HubError):
-            _set_status(engine, extract_id, "rejected", report={"error": exc.message})
+        rows = _run(processor, _or_empty(source, agreement), outputs, clock)
+    except HubError as exc:
+        _set_status(engine, extract_id, "rejected", report={"error": exc.message})
         raise
-    for out in outputs:
-        out.commit()
-    tally.rows = next_row - 1
+    tally.rows = rows
     report = tally.as_dict()
     _set_status(
         engine,
@@ -328,6 +495,7 @@ def stage_extract(
         len(tally.findings),
         keys[-1].version,
     )
+    clock.add("total", time.perf_counter() - started)
     return StageResult(
         extract_id,
         agreement.id,

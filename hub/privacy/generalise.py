@@ -27,7 +27,8 @@ DEFAULT_AGE_BANDS: tuple[tuple[int, int | None], ...] = (
 )
 
 
-def _as_date(values: pa.Array) -> pa.Array:
+def as_date(values: pa.Array) -> pa.Array:
+    """Dates as ``date32``: dates as they are, timestamps to their date, ISO text parsed."""
     if pa.types.is_date32(values.type):
         return values
     if pa.types.is_timestamp(values.type):
@@ -37,17 +38,28 @@ def _as_date(values: pa.Array) -> pa.Array:
     )
 
 
+def date_number(dates: pa.Array) -> pa.Array:
+    """Each date as the number ``YYYYMMDD`` (int64; dates as ``as_date`` reads them)."""
+    days = as_date(dates)
+    return pc.add(
+        pc.add(pc.multiply(pc.year(days), 10_000), pc.multiply(pc.month(days), 100)), pc.day(days)
+    )
+
+
+def age_from_numbers(born: pa.Array, at: pa.Array) -> pa.Array:
+    """``age_at`` of dates given as ``date_number``: the difference of two ``YYYYMMDD`` numbers,
+    in whole ten-thousands, is the whole years between them (month and day make up less than one
+    ten-thousand, and decide whether the last year is complete)."""
+    difference = pc.subtract(at, born)
+    return pc.if_else(
+        pc.less(difference, 0), pa.scalar(None, pa.int64()), pc.divide(difference, 10_000)
+    )
+
+
 def age_at(dob: pa.Array, at: pa.Array) -> pa.Array:
     """Whole years between a date of birth and an event date (null when either is missing or the
     event is before birth)."""
-    born, event = _as_date(dob), _as_date(at)
-    years = pc.subtract(pc.year(event), pc.year(born))
-    before_birthday = pc.or_(
-        pc.less(pc.month(event), pc.month(born)),
-        pc.and_(pc.equal(pc.month(event), pc.month(born)), pc.less(pc.day(event), pc.day(born))),
-    )
-    age = pc.subtract(years, pc.cast(before_birthday, pa.int64()))
-    return pc.if_else(pc.less(age, 0), pa.scalar(None, pa.int64()), age)
+    return age_from_numbers(date_number(dob), date_number(at))
 
 
 DEFAULT_AGE_BAND_LOWER_BOUNDS: tuple[int, ...] = tuple(low for low, _ in DEFAULT_AGE_BANDS)
@@ -90,19 +102,24 @@ def bands_words(bands: Sequence[tuple[int, int | None]]) -> str:
 def age_band(
     ages: pa.Array, bands: Sequence[tuple[int, int | None]] = DEFAULT_AGE_BANDS
 ) -> pa.Array:
-    """Label each age with its band ("18-24", "65+"); ages outside every band become null."""
-    result = pa.nulls(len(ages), pa.string())
-    ages = pc.cast(ages, pa.int64())
+    """Label each age with its band ("18-24", "65+"); ages outside every band become null.
+
+    Where bands overlap, the later one wins. Labels are worked out once per distinct age (a few
+    dozen in any extract), then given to every row.
+    """
+    encoded = pc.dictionary_encode(pc.cast(ages, pa.int64()))
+    distinct = encoded.dictionary
+    labels = pa.nulls(len(distinct), pa.string())
     for low, high in bands:
-        inside = pc.greater_equal(ages, low)
+        inside = pc.greater_equal(distinct, low)
         if high is not None:
-            inside = pc.and_(inside, pc.less_equal(ages, high))
-        result = pc.if_else(pc.fill_null(inside, False), band_label(low, high), result)
-    return result
+            inside = pc.and_(inside, pc.less_equal(distinct, high))
+        labels = pc.if_else(pc.fill_null(inside, False), band_label(low, high), labels)
+    return pc.take(labels, encoded.indices)
 
 
 def birth_year(dob: pa.Array) -> pa.Array:
-    return pc.cast(pc.year(_as_date(dob)), pa.int32())
+    return pc.cast(pc.year(as_date(dob)), pa.int32())
 
 
 def postcode_district(postcodes: pa.Array) -> pa.Array:
@@ -117,7 +134,7 @@ def truncate_time(stamps: pa.Array, unit: str) -> pa.Array:
             micros = pc.cast(pc.cast(stamps, pa.time64("us")), pa.int64())
             return pc.cast(pc.divide(micros, 3_600_000_000), pa.int8())
         return pc.cast(pc.hour(stamps), pa.int8())
-    days = _as_date(stamps)
+    days = as_date(stamps)
     if unit == "date":
         return days
     if unit == "week":

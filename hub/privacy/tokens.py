@@ -45,13 +45,16 @@ def domain_subkey(key: DataKey, domain: str) -> bytes:
     return hmac.new(key.secret, _DOMAIN_PREFIX + domain.encode(), hashlib.sha256).digest()
 
 
-def keyed_hash(values: pa.Array | pa.ChunkedArray, key: DataKey, domain: str) -> pa.Array:
+def keyed_hash(
+    values: pa.Array | pa.ChunkedArray, key: DataKey, domain: str, *, threads: int | None = None
+) -> pa.Array:
     """Tokens for an array of canonical strings (or bytes); nulls stay null.
 
     Takes string, large string, binary, large binary, fixed-size binary (tokens, for ``rekey``)
     and view arrays; a chunked array is hashed chunk by chunk into one ``TOKEN_TYPE`` array.
+    ``threads`` caps the threads of the hashing kernel (its default: up to two, for long arrays).
     """
-    return hmac_sha256_batch(domain_subkey(key, domain), values)
+    return hmac_sha256_batch(domain_subkey(key, domain), values, threads=threads)
 
 
 def rekey(tokens: pa.Array | pa.ChunkedArray, key: DataKey, domain: str) -> pa.Array:
@@ -61,7 +64,11 @@ def rekey(tokens: pa.Array | pa.ChunkedArray, key: DataKey, domain: str) -> pa.A
 
 
 def keyed_hash_chain(
-    values: pa.Array | pa.ChunkedArray, keys: Sequence[DataKey], domain: str
+    values: pa.Array | pa.ChunkedArray,
+    keys: Sequence[DataKey],
+    domain: str,
+    *,
+    threads: int | None = None,
 ) -> pa.Array:
     """Tokens under ``keys[0]``, then re-hashed under each later key in order (``rekey``).
 
@@ -70,7 +77,7 @@ def keyed_hash_chain(
     """
     if not keys:
         raise ValueError("keyed_hash_chain needs at least one key")
-    tokens = keyed_hash(values, keys[0], domain)
+    tokens = keyed_hash(values, keys[0], domain, threads=threads)
     for key in keys[1:]:
-        tokens = rekey(tokens, key, domain)
+        tokens = keyed_hash(tokens, key, domain, threads=threads)  # rekey
     return tokens

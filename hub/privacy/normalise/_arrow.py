@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -98,10 +99,66 @@ def matches(text: pa.Array, pattern: str) -> pa.Array:
 
 def first_reason(length: int, rules: Sequence[tuple[pa.Array, str]]) -> pa.Array:
     """Reason per row: the code of the first rule whose mask is true there, else null."""
-    reasons = pa.nulls(length, pa.string())
-    for mask, code in reversed(rules):
-        reasons = pc.if_else(pc.fill_null(mask, False), code, reasons)
-    return reasons
+    chosen = np.full(length, len(rules), np.int64)  # len(rules): no rule, a null reason
+    for number in range(len(rules) - 1, -1, -1):
+        chosen[bools(rules[number][0], length)] = number
+    codes = pa.array([code for _, code in rules] + [None], pa.string())
+    return pc.take(codes, pa.array(chosen))
+
+
+def bools(mask: pa.Array | pa.ChunkedArray | pa.Scalar, length: int | None = None) -> np.ndarray:
+    """A boolean mask as numpy, nulls read as false (a scalar mask applies to ``length`` rows)."""
+    if isinstance(mask, pa.Scalar):
+        if length is None:
+            raise ValueError("a scalar mask needs a length")
+        return np.full(length, bool(mask.as_py()))
+    filled = pc.fill_null(mask, False)
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks()
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def merge_rows(mask: np.ndarray, if_true: pa.Array, if_false: pa.Array) -> pa.Array:
+    """One array in row order: where ``mask`` is true the next value of ``if_true``, elsewhere
+    the next value of ``if_false`` (the results of a step run separately on the two parts)."""
+    count = int(mask.sum())
+    order = np.empty(len(mask), np.int64)
+    order[mask] = np.arange(count)
+    order[~mask] = np.arange(count, len(mask))
+    return pc.take(pa.concat_arrays([if_true, if_false]), pa.array(order))
+
+
+def split_apply(
+    text: pa.Array,
+    mask: np.ndarray,
+    if_true: Callable[[pa.Array], tuple[pa.Array, ...]],
+    if_false: Callable[[pa.Array], tuple[pa.Array, ...]],
+) -> tuple[pa.Array, ...]:
+    """Element-wise results of ``if_true`` on the rows where ``mask`` is true and of
+    ``if_false`` on the others, each result array back in row order.
+
+    A fast path for the common shape of a value runs on the rows that have it, the general path
+    on the rest; run on every row, either would give the same results where it applies.
+    """
+    if mask.all():
+        return if_true(text)
+    if not mask.any():
+        return if_false(text)
+    shaped = if_true(text.filter(pa.array(mask)))
+    others = if_false(text.filter(pa.array(~mask)))
+    return tuple(merge_rows(mask, a, b) for a, b in zip(shaped, others, strict=True))
+
+
+def compact(text: pa.Array) -> pa.Array:
+    """Upper case with every whitespace character removed (``WHITESPACE``).
+
+    Spaces go first by plain substitution; the regex then runs only on the rows that still hold
+    a character outside printable ASCII (tabs, line breaks, Unicode spaces and anything else not
+    ASCII): the same result as the regex on every row, at a fraction of its cost.
+    """
+    code = pc.replace_substring(pc.utf8_upper(text), pattern=" ", replacement="")
+    rest = pc.invert(pc.fill_null(pc.ascii_is_printable(code), True))
+    return apply_where(code, rest, lambda rows: remove(rows, WHITESPACE))
 
 
 def finish(candidate: pa.Array, reasons: pa.Array) -> Normalised:

@@ -23,14 +23,16 @@ import pyarrow.compute as pc
 
 from hub.privacy.checksums import PNC_LETTERS
 from hub.privacy.normalise._arrow import (
-    WHITESPACE,
     ArrayLike,
     as_text,
+    bools,
+    compact,
     finish,
     first_reason,
     is_blank,
+    matches,
     one,
-    remove,
+    split_apply,
     unicode_normalise,
 )
 from hub.privacy.normalise.result import MISSING, Normalised, NormalisedValue
@@ -42,6 +44,8 @@ _PATTERN = (
     r"(?:/(?P<s1>[0-9]{1,7})|(?P<s2>[0-9]{7}))"
     r"(?P<check>[A-Z])$"
 )
+# Already canonical (most IDs as a force's system holds them): parsed by position, not by regex.
+_CANONICAL = r"^(?:19|20)[0-9]{2}/[0-9]{7}[A-Z]$"
 _CHECK_LETTERS = pa.array(list(PNC_LETTERS), pa.string())
 
 
@@ -63,7 +67,35 @@ def pnc_id(arr: ArrayLike, *, pivot: int | None = None) -> Normalised:
         raise ValueError("pivot must be a two-digit year, 0..99")
     text = unicode_normalise(as_text(arr))
     blank = is_blank(text)
-    code = remove(pc.utf8_upper(text), WHITESPACE)
+    code = compact(text)
+    shaped = bools(matches(code, _CANONICAL))
+    canonical, bad_format, check_ok = split_apply(
+        code, shaped, _canonical_parts, lambda rows: _parts(rows, pivot)
+    )
+    reasons = first_reason(
+        len(text),
+        [(blank, MISSING), (bad_format, "format"), (pc.invert(check_ok), "check_letter")],
+    )
+    return finish(canonical, reasons)
+
+
+def _checked(number: pa.Array, check: pa.Array) -> pa.Array:
+    return pc.equal(pc.take(_CHECK_LETTERS, pc.modulo(number, len(PNC_LETTERS))), check)
+
+
+def _canonical_parts(code: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """``_parts`` of IDs already in canonical form (``_CANONICAL``), read by position."""
+    number = pc.add(
+        pc.multiply(pc.cast(pc.utf8_slice_codeunits(code, 2, 4), pa.int64()), 10_000_000),
+        pc.cast(pc.utf8_slice_codeunits(code, 5, 12), pa.int64()),
+    )
+    check_ok = _checked(number, pc.utf8_slice_codeunits(code, 12, 13))
+    return code, pa.repeat(False, len(code)), check_ok
+
+
+def _parts(code: pa.Array, pivot: int) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Canonical form, a mask of the IDs in no accepted shape, and whether the check letter is
+    right (null where the shape is wrong)."""
     parts = pc.extract_regex(code, pattern=_PATTERN)
     bad_format = pc.invert(pc.fill_null(pc.is_valid(parts), False))
 
@@ -77,14 +109,8 @@ def pnc_id(arr: ArrayLike, *, pivot: int | None = None) -> Normalised:
         pc.binary_join_element_wise(pc.utf8_slice_codeunits(year, 2, 4), serial, ""), pa.int64()
     )
     check = pc.struct_field(parts, "check")
-    check_ok = pc.equal(pc.take(_CHECK_LETTERS, pc.modulo(number, len(PNC_LETTERS))), check)
-
-    reasons = first_reason(
-        len(text),
-        [(blank, MISSING), (bad_format, "format"), (pc.invert(check_ok), "check_letter")],
-    )
     canonical = pc.binary_join_element_wise(year, "/", serial, check, "")
-    return finish(canonical, reasons)
+    return canonical, bad_format, _checked(number, check)
 
 
 def pnc_id_one(value: Any, *, pivot: int | None = None) -> NormalisedValue:

@@ -20,15 +20,14 @@ from typing import Any
 import pyarrow.compute as pc
 
 from hub.privacy.normalise._arrow import (
-    WHITESPACE,
     ArrayLike,
     as_text,
+    compact,
     finish,
     first_reason,
     is_blank,
     matches,
     one,
-    remove,
     unicode_normalise,
 )
 from hub.privacy.normalise.result import MISSING, Normalised, NormalisedValue
@@ -38,15 +37,20 @@ POSTCODE_REASONS = frozenset({MISSING, "format", "invalid_outward", "invalid_inw
 _SHAPE = r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
 _FIRST = "[A-PR-UWYZ]"
 _SECOND = "[A-HK-Y]"
-_OUTWARD = (
+_OUTWARD_CODE = (
     "^(?:"
     f"{_FIRST}[0-9]{{1,2}}"  # A9, A99
     f"|{_FIRST}{_SECOND}[0-9]{{1,2}}"  # AA9, AA99
     f"|{_FIRST}[0-9][ABCDEFGHJKPSTUW]"  # A9A
     f"|{_FIRST}{_SECOND}[0-9][ABEHMNPRVWXY]"  # AA9A
-    ")[0-9][A-Z]{2}$"
+    ")"
 )
-_INWARD = "[0-9][ABD-HJLNP-UW-Z]{2}$"
+_INWARD_LETTERS = "[ABD-HJLNP-UW-Z]"
+_OUTWARD = _OUTWARD_CODE + "[0-9][A-Z]{2}$"
+_INWARD = f"[0-9]{_INWARD_LETTERS}{{2}}$"
+# Both rules at once: a valid outward code, then a valid inward code. Every code that matches it
+# has the postcode shape too, so it alone tells the valid rows from those that need a reason.
+_VALID = _OUTWARD_CODE + f"[0-9]{_INWARD_LETTERS}{{2}}$"
 _GIRO = "GIR0AA"
 
 
@@ -59,20 +63,22 @@ def postcode(arr: ArrayLike) -> Normalised:
     """
     text = unicode_normalise(as_text(arr))
     blank = is_blank(text)
-    code = remove(pc.utf8_upper(text), WHITESPACE)
-    giro = pc.fill_null(pc.equal(code, _GIRO), False)
-    bad_shape = pc.and_(pc.invert(matches(code, _SHAPE)), pc.invert(giro))
-    bad_outward = pc.and_(pc.invert(matches(code, _OUTWARD)), pc.invert(giro))
-    bad_inward = pc.and_(pc.invert(matches(code, _INWARD)), pc.invert(giro))
-    reasons = first_reason(
-        len(text),
-        [
-            (blank, MISSING),
-            (bad_shape, "format"),
-            (bad_outward, "invalid_outward"),
-            (bad_inward, "invalid_inward"),
-        ],
-    )
+    code = compact(text)
+    valid = pc.or_(pc.fill_null(pc.equal(code, _GIRO), False), matches(code, _VALID))
+    # Only the rows that are neither valid nor blank need to know which rule they break.
+    broken = pc.and_(pc.invert(valid), pc.invert(blank))
+    reasons = first_reason(len(text), [(blank, MISSING)])
+    if pc.any(broken).as_py():
+        rows = pc.filter(code, broken)
+        why = first_reason(
+            len(rows),
+            [
+                (pc.invert(matches(rows, _SHAPE)), "format"),
+                (pc.invert(matches(rows, _OUTWARD)), "invalid_outward"),
+                (pc.invert(matches(rows, _INWARD)), "invalid_inward"),
+            ],
+        )
+        reasons = pc.replace_with_mask(reasons, broken, why)
     canonical = pc.binary_join_element_wise(
         pc.utf8_slice_codeunits(code, start=0, stop=-3),
         pc.utf8_slice_codeunits(code, start=-3),
