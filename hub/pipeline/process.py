@@ -1,14 +1,20 @@
 """One extract through the pipeline: stage, validate with Great Expectations, keep or quarantine.
 
 ``process_extract`` stages the extract (``hub.pipeline.stage``: decrypt, parse, conform,
-pseudonymise, generalise, write Parquet), validates the staged, pseudonymised output against the
-agreement's suite (``hub.quality``: GX never sees an identifier, and records no value), then:
+pseudonymise, generalise, write Parquet) and validates the staged, pseudonymised tables against
+the agreement's suite as they are written (``hub.quality``: GX never sees an identifier, and
+records no value). The outputs are renamed into place only if no critical expectation failed;
+then:
 
-- no critical failure: the extract stays ``staged``; its report gains the validation findings
-  (with their severity), each staged column's completeness and where its Data Docs are;
-- a critical failure: its staged and linkage outputs are removed, its sealed file moves to
-  ``quarantine/`` and it becomes ``quarantined`` with the report saying what to fix
-  (``hub.pipeline.quarantine``).
+- no critical failure: the extract becomes ``staged``; its report holds the conform and
+  validation findings (with their severity), each staged column's completeness and where its
+  Data Docs are;
+- a critical failure: nothing was written (earlier outputs of the extract are removed), its
+  sealed file moves to ``quarantine/`` and it becomes ``quarantined`` with the report saying
+  what to fix (``hub.pipeline.quarantine``).
+
+The extract is ``processing`` until one of the two is recorded, so it is never staged before it
+was validated.
 
 A quarantined extract staged again passes through the same steps; if it then passes, its sealed
 file moves back to ``landing/``. Re-running gives the same outputs and the same report.
@@ -18,22 +24,21 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import UTC, date
 
-import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from hub.agreements.model import Agreement
 from hub.errors import NotFoundError
 from hub.pipeline.quarantine import quarantine_extract, release_from_quarantine
-from hub.pipeline.stage import StageResult, stage_extract
+from hub.pipeline.stage import StageResult, mark_staged, stage_extract
 from hub.privacy.keys import Keyring
 from hub.quality.datadocs import build_data_docs
 from hub.quality.served import docs_dir
 from hub.quality.suites import effective_suite, expectations_dir_for
-from hub.quality.validate import QualityOutcome, validate_staged
+from hub.quality.validate import QualityOutcome, Validation
 from hub.settings import Settings
 from hub.store import Extract, session_scope
 
@@ -52,25 +57,6 @@ class ProcessResult:
     staged: StageResult | None  # None when quarantined
 
 
-def completeness(path: Path) -> dict[str, float]:
-    """Each staged column's share of rows with a value, from the Parquet footer's statistics
-    (no data read)."""
-    metadata = pq.ParquetFile(path).metadata
-    rows = metadata.num_rows
-    if not rows:
-        return {}
-    nulls: dict[str, int] = {}
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for index in range(row_group.num_columns):
-            column = row_group.column(index)
-            stats = column.statistics
-            count = stats.null_count if stats is not None and stats.has_null_count else 0
-            name = column.path_in_schema
-            nulls[name] = nulls.get(name, 0) + int(count)
-    return {name: round(1 - count / rows, 4) for name, count in sorted(nulls.items())}
-
-
 def _arrival(engine: Engine, extract_id: str) -> date:
     with session_scope(engine) as session:
         record = session.get(Extract, extract_id)
@@ -80,19 +66,16 @@ def _arrival(engine: Engine, extract_id: str) -> date:
     return (received if received.tzinfo else received.replace(tzinfo=UTC)).date()
 
 
-def _validate(
-    settings: Settings, engine: Engine, agreement: Agreement, staged: StageResult
-) -> QualityOutcome:
+def _validation(
+    settings: Settings, engine: Engine, agreement: Agreement, extract_id: str
+) -> Validation:
     suite = effective_suite(agreement, expectations_dir_for(settings.contracts_dir))
-    data = pq.ParquetFile(staged.staged_path, pre_buffer=False)
-    tokens = pq.ParquetFile(staged.tokens_path, pre_buffer=False)
-    return validate_staged(
+    return Validation(
         agreement,
-        data.iter_batches(batch_size=BATCH_ROWS),
         suite,
-        tokens=tokens.iter_batches(batch_size=BATCH_ROWS),
-        arrival_date=_arrival(engine, staged.extract_id),
-        run_name=staged.extract_id,
+        arrival_date=_arrival(engine, extract_id),
+        batch_rows=BATCH_ROWS,
+        run_name=extract_id,
     )
 
 
@@ -138,23 +121,29 @@ def process_extract(
     extract_id: str,
     *,
     today: date | None = None,
+    timings: dict[str, float] | None = None,
 ) -> ProcessResult:
-    """Stage and validate one received (or quarantined) extract; keep it or quarantine it."""
-    staged = stage_extract(settings, engine, keyring, agreement, extract_id, today=today)
-    outcome = _validate(settings, engine, agreement, staged)
-    report = _merged_report(staged.report, outcome, completeness(staged.staged_path))
-    if outcome.critical:
+    """Stage and validate one received (or quarantined) extract; keep it or quarantine it.
+
+    ``timings``: as ``stage_extract``'s, plus ``"data_docs"`` (seconds building them)."""
+    validation = _validation(settings, engine, agreement, extract_id)
+    staged = stage_extract(
+        settings, engine, keyring, agreement, extract_id, today=today,
+        validation=validation, timings=timings,
+    )  # fmt: skip
+    outcome = staged.outcome
+    assert outcome is not None  # staging was given the validation
+    report = _merged_report(staged.report, outcome, staged.completeness)
+    started = time.perf_counter()
+    report["data_docs"] = _data_docs(settings, agreement, extract_id, outcome)
+    if timings is not None:
+        timings["data_docs"] = time.perf_counter() - started
+    if not staged.kept:
         for folder in (staged.staged_path.parent, staged.tokens_path.parent):
-            shutil.rmtree(folder, ignore_errors=True)
-        report["data_docs"] = _data_docs(settings, agreement, extract_id, outcome)
+            shutil.rmtree(folder, ignore_errors=True)  # an earlier run's outputs
         quarantine_extract(settings, engine, extract_id, report, rows=staged.rows)
         return ProcessResult(extract_id, agreement.id, "quarantined", staged.rows, report, None)
     release_from_quarantine(settings, engine, extract_id)
-    report["data_docs"] = _data_docs(settings, agreement, extract_id, outcome)
-    with session_scope(engine) as session:
-        record = session.get(Extract, extract_id)
-        if record is not None:
-            record.report = report
-            record.updated_at = datetime.now(UTC)
+    mark_staged(settings, engine, staged, report)
     log.info("validated extract %s: %d findings, none critical", extract_id, len(outcome.findings))
     return ProcessResult(extract_id, agreement.id, "staged", staged.rows, report, staged)

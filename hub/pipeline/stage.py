@@ -26,10 +26,10 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -58,12 +58,16 @@ from hub.privacy.tokens import keyed_hash_chain
 from hub.settings import Settings
 from hub.store import Extract, session_scope
 
+if TYPE_CHECKING:  # types only: staging without a validation does not import pandas or GX
+    from hub.quality.validate import QualityOutcome, Validation
+
 log = logging.getLogger(__name__)
 
 # The steps ``stage_extract`` times (its ``timings``, in CPU seconds of the thread that ran them):
 # decrypt and parse (a reader thread), conform, pseudonymise (normalise here, keyed-hash in the
-# tokens writer's thread), generalise, validate (the quality suite, not yet part of staging: 0)
-# and stage (Parquet, a writer thread per file; "stage_commit" renames the outputs into place).
+# tokens writer's thread), generalise, validate (the quality suite, in the writers' threads as
+# they write, and its end in this one; 0 without a validation) and stage (Parquet, a writer
+# thread per file; "stage_commit" renames the outputs into place).
 # Also recorded, in wall-clock seconds: "read_wait" (this thread waiting for the reader),
 # "stage_wait" (waiting for the writers to finish) and "total".
 STEPS = ("read", "conform", "pseudonymise", "generalise", "validate", "stage")
@@ -76,7 +80,28 @@ class StageResult:
     rows: int
     staged_path: Path
     tokens_path: Path
-    report: dict[str, object]
+    report: dict[str, object]  # the conform and normalise findings (``QualityTally``)
+    completeness: dict[str, float] = field(default_factory=dict)  # staged column -> share set
+    outcome: QualityOutcome | None = None  # the validation's, when staging validated
+    kept: bool = True  # False: a critical validation failure; nothing was written
+
+
+class _Completeness:
+    """Each staged column's share of rows with a value, counted as the tables are written."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.nulls: dict[str, int] = {}
+
+    def add(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            self.nulls[name] = self.nulls.get(name, 0) + column.null_count
+
+    def as_dict(self) -> dict[str, float]:
+        if not self.rows:
+            return {}
+        return {n: round(1 - c / self.rows, 4) for n, c in sorted(self.nulls.items())}
 
 
 class _BatchProcessor:
@@ -344,15 +369,18 @@ def _run(
     groups: Iterator[Group],
     outputs: tuple[_AtomicParquet, _AtomicParquet],
     clock: Clock,
+    validation: Validation | None,
+    completeness: _Completeness,
 ) -> int:
-    """Process every batch into ``outputs`` (staged data, tokens) and commit them; returns the
-    number of rows.
+    """Process every batch into ``outputs`` (staged data, tokens), validating each table as it is
+    written; returns the number of rows. The outputs are left uncommitted.
 
     Four threads share the work (``hub.pipeline.overlap``): one reads the next batch (decrypts,
-    parses), this one conforms, normalises and generalises, one hashes the tokens and writes them,
-    one writes the staged data. Arrow's kernels, its Parquet writer and the keyed-hash kernel
-    release the GIL, so both cores stay busy; the files are the same bytes as one thread writes.
-    On any error the threads are stopped, the temporary outputs removed and the error raised.
+    parses), this one conforms, normalises and generalises, one hashes the tokens and writes and
+    checks them, one writes the staged data and validates it. Arrow's kernels, its Parquet writer
+    and the keyed-hash kernel release the GIL, so both cores stay busy; the files are the same
+    bytes as one thread writes. On any error the threads are stopped, the temporary outputs
+    removed and the error raised.
     """
     staged_out, tokens_out = outputs
     writing, hashing = clock.child(), clock.child()
@@ -360,13 +388,20 @@ def _run(
     def write_staged(item: tuple[pa.Table, list[int]]) -> None:
         writing.start()
         staged_out.write_parts(*item)
+        completeness.add(item[0])
         writing.lap("stage")
+        if validation is not None:
+            validation.add_staged(item[0])
+            writing.lap("validate")
 
     def write_tokens(item: tuple[Callable[[Clock], pa.Table], list[int]]) -> None:
         table = item[0](hashing)
         hashing.start()
         tokens_out.write_parts(table, item[1])
         hashing.lap("stage")
+        if validation is not None:
+            validation.add_tokens(table)
+            hashing.lap("validate")
 
     reader = ReadAhead(groups, depth=QUEUE_DEPTH, name="hub-read")
     writers: list[WriteBehind[Any]] = [
@@ -379,8 +414,6 @@ def _run(
             for writer, item in zip(writers, processor.process(batch, next_row), strict=True):
                 writer.put((item, parts))
             next_row += batch.num_rows
-        # validate: the quality suite (hub/quality) goes here once staging runs it; its seconds
-        # belong in timings["validate"].
         waiting = time.perf_counter()
         for writer in writers:
             writer.finish()
@@ -393,15 +426,10 @@ def _run(
             out.abort()
         raise
     reader.close()
-    clock.start()
-    for out in outputs:
-        out.commit()
-    clock.lap("stage_commit")
     clock.merge(writing)
     clock.merge(hashing)
     clock.add("read", reader.busy)
     clock.add("read_wait", reader.waited)
-    clock.add("validate", 0.0)
     return next_row - 1
 
 
@@ -432,13 +460,20 @@ def stage_extract(
     extract_id: str,
     *,
     today: date | None = None,
+    validation: Validation | None = None,
     timings: dict[str, float] | None = None,
 ) -> StageResult:
-    """Run the per-extract steps for one received extract and mark it staged.
+    """Run the per-extract steps for one received extract.
+
+    Without ``validation`` the outputs are renamed into place and the extract marked staged.
+    With one, each staged and tokens table is validated as it is written and the outputs are
+    renamed into place only when no critical expectation failed (``kept``); either way the
+    extract stays ``processing`` and the caller records the outcome (``hub.pipeline.process``:
+    staged with its report, or quarantined), so no extract is ever staged unvalidated.
 
     ``timings``, when given, receives the CPU seconds spent in each step (``STEPS``: reading,
-    hashing and writing run in threads of their own, overlapped with the rest) and the wall-clock
-    ``"total"``; without it nothing is timed.
+    hashing, writing and validating run in threads of their own, overlapped with the rest) and
+    the wall-clock ``"total"``; without it nothing is timed.
     """
     started = time.perf_counter()
     today = today or datetime.now(UTC).date()
@@ -473,34 +508,61 @@ def stage_extract(
     source = read_batch_groups(
         landing, keyring, agreement, encoded=processor.encoded, group=BATCHES_PER_STEP
     )
+    completeness = _Completeness()
+    outcome: QualityOutcome | None = None
     try:
-        rows = _run(processor, _or_empty(source, agreement), outputs, clock)
-    except HubError as exc:
-        _set_status(engine, extract_id, "rejected", report={"error": exc.message})
+        groups = _or_empty(source, agreement)
+        rows = _run(processor, groups, outputs, clock, validation, completeness)
+        if validation is not None:
+            clock.start()
+            outcome = validation.finish()
+            clock.lap("validate")
+        kept = outcome is None or not outcome.critical
+        clock.start()
+        for out in outputs:
+            out.commit() if kept else out.abort()
+        clock.lap("stage_commit")
+    except BaseException as exc:
+        for out in outputs:
+            out.abort()
+        if isinstance(exc, HubError):
+            _set_status(engine, extract_id, "rejected", report={"error": exc.message})
         raise
     tally.rows = rows
-    report = tally.as_dict()
-    _set_status(
-        engine,
-        extract_id,
-        "staged",
-        rows=tally.rows,
-        report=report,
-        staged_path=str(stage_dir.relative_to(settings.data_dir)),
-    )
-    log.info(
-        "staged extract %s: %d rows, %d findings, tokens at pseudonymisation key version %d",
-        extract_id,
-        tally.rows,
-        len(tally.findings),
-        keys[-1].version,
-    )
-    clock.add("total", time.perf_counter() - started)
-    return StageResult(
+    result = StageResult(
         extract_id,
         agreement.id,
-        tally.rows,
+        rows,
         stage_dir / "data.parquet",
         link_dir / "tokens.parquet",
-        report,
+        tally.as_dict(),
+        completeness.as_dict(),
+        outcome,
+        kept,
+    )
+    if validation is None:
+        mark_staged(settings, engine, result, result.report)
+    log.info(
+        "staged extract %s: %d rows, %d findings, tokens at pseudonymisation key version %d%s",
+        extract_id,
+        rows,
+        len(tally.findings),
+        keys[-1].version,
+        "" if kept else " (a critical validation failure: nothing kept)",
+    )
+    clock.add("total", time.perf_counter() - started)
+    return result
+
+
+def mark_staged(
+    settings: Settings, engine: Engine, result: StageResult, report: dict[str, object]
+) -> None:
+    """Record a kept extract as staged, with its report."""
+    _set_status(
+        engine,
+        result.extract_id,
+        "staged",
+        rows=result.rows,
+        report=report,
+        staged_path=str(result.staged_path.parent.relative_to(settings.data_dir)),
     )

@@ -11,14 +11,11 @@ the columns the suite names, indexed by the record number, with:
 - integers as numpy ``int64``, or ``float64`` when nulls are present (exact below 2**53, else
   Arrow-backed); other types (strings, booleans, times) Arrow-backed (``pd.ArrowDtype``: no copy,
   and GX's string, set and null checks are vectorised on them).
-
-``rebatch`` cuts a table or a stream of batches into frames of about ``rows`` rows, so memory
-stays bounded by the batch size whatever the extract's size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -30,37 +27,6 @@ import pyarrow.compute as pc
 from hub.quality.rules import ARRIVAL_DATE, DAY_AFTER_ARRIVAL, RECORD
 
 _EXACT_INT = 2**53
-
-
-def rebatch(staged: pa.Table | Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """Tables of at most ``rows`` rows, in order; one empty table when there are no rows but a
-    schema is known (so the suite's columns are still checked)."""
-    if isinstance(staged, pa.Table):
-        if staged.num_rows == 0:
-            yield staged
-        for start in range(0, staged.num_rows, rows):
-            yield staged.slice(start, rows)
-        return
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    schema: pa.Schema | None = None
-    produced = False
-    for batch in staged:
-        schema = batch.schema
-        offset = 0
-        while offset < batch.num_rows:
-            part = batch.slice(offset, rows - held)
-            pending.append(part)
-            held += part.num_rows
-            offset += part.num_rows
-            if held >= rows:
-                yield pa.Table.from_batches(pending)
-                produced = True
-                pending, held = [], 0
-    if pending and held:
-        yield pa.Table.from_batches(pending)
-    elif not produced and schema is not None:
-        yield schema.empty_table()
 
 
 def _temporal(kind: pa.DataType) -> bool:

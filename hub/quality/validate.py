@@ -16,6 +16,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ import pyarrow as pa
 from hub.agreements.model import Agreement, Severity
 from hub.errors import IntegrityError
 from hub.quality.engine import RESULT_FORMAT, ephemeral_context
-from hub.quality.frames import parameters_for, rebatch, to_frame
+from hub.quality.frames import parameters_for, to_frame
 from hub.quality.hub_checks import NotNull, Tally, Unique
 from hub.quality.outcome import (
     Evaluated,
@@ -39,7 +40,7 @@ from hub.quality.rules import RECORD, TOKENS
 from hub.quality.scrub import scrub_result, verify_scrubbed, withheld
 
 log = logging.getLogger(__name__)
-__all__ = ["DEFAULT_BATCH_ROWS", "Finding", "QualityOutcome", "validate_staged"]
+__all__ = ["DEFAULT_BATCH_ROWS", "Finding", "QualityOutcome", "Validation", "validate_staged"]
 
 DEFAULT_BATCH_ROWS = 500_000  # measured: ~+240 MiB over GX, ~1.2M rows/s (1M: +340 MiB)
 _NO_TOKENS = "not evaluated: the tokens table was not given"
@@ -161,8 +162,147 @@ def _feed(
             check.tally.errors.append("KeyError")
 
 
+def _error(tally: Tally) -> str | None:
+    """Why an expectation could not be evaluated (an exception's class name), or None."""
+    return withheld(tally.errors[0]) if tally.errors else None
+
+
 def _finish(check: NotNull | Unique) -> Tally:
     return check.finish() if isinstance(check, Unique) else check.tally
+
+
+class Validation:
+    """One extract's validation, fed as it is staged: its staged tables (``add_staged``) and its
+    tokens tables (``add_tokens``), in order, then ``finish``.
+
+    Staged tables are gathered into batches of ``batch_rows`` rows for GX (the same cuts as
+    ``frames.rebatch``, so the outcome does not depend on how the tables were sized), and the
+    hub's own checks count each table as it comes. ``add_staged`` and ``add_tokens`` may run in
+    two different threads (they share no state); ``finish`` runs once both are done. Memory: at
+    most one GX batch of staged rows, plus the columns a uniqueness check collects.
+    """
+
+    def __init__(
+        self,
+        agreement: Agreement,
+        suite: Mapping[str, Any],
+        *,
+        arrival_date: date | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        run_name: str | None = None,
+        tokens: bool = True,
+    ) -> None:
+        self._started = time.perf_counter()
+        self.agreement = agreement
+        self.suite = suite
+        self.arrival = arrival_date or datetime.now(UTC).date()
+        self.batch_rows = batch_rows
+        self.run_name = run_name
+        self.expectations: list[dict[str, Any]] = [dict(e) for e in suite.get("expectations", [])]
+        self._gx_positions = [i for i, e in enumerate(self.expectations) if not by_hub(e)]
+        self._gx = _GxRun(
+            str(suite.get("name", agreement.id)), [self.expectations[i] for i in self._gx_positions]
+        )
+        self._staged_checks, self._token_checks = _hub_checks(self.expectations)
+        self._pending: list[pa.Table] = []
+        self._held = 0
+        self._schema: pa.Schema | None = None
+        self._tokens_given = tokens  # False: token checks are reported as not evaluated
+        self.rows = 0
+        self.batches = 0
+
+    def add_staged(self, table: pa.Table) -> None:
+        """The next staged rows (with their ``record`` column)."""
+        if RECORD not in table.column_names:
+            raise IntegrityError(f"the staged table of {self.agreement.id} has no {RECORD} column")
+        self._schema = table.schema
+        _feed(self._staged_checks, self.expectations, table)
+        offset = 0
+        while offset < table.num_rows:
+            part = table.slice(offset, self.batch_rows - self._held)
+            self._pending.append(part)
+            self._held += part.num_rows
+            offset += part.num_rows
+            if self._held >= self.batch_rows:
+                self._validate_pending()
+
+    def add_tokens(self, table: pa.Table | pa.RecordBatch) -> None:
+        """The next rows of the extract's tokens table (its token checks need them)."""
+        _feed(self._token_checks, self.expectations, table)
+
+    def _validate_pending(self) -> None:
+        table = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending, self._held = [], 0
+        self._gx.validate(table, self.arrival)
+        self.rows += table.num_rows
+        self.batches += 1
+
+    def finish(self) -> QualityOutcome:
+        """The outcome, once every staged and tokens table has been added."""
+        if self._held:
+            self._validate_pending()
+        elif not self.batches and self._schema is not None:
+            self._pending = [self._schema.empty_table()]  # no rows: still check the columns
+            self._validate_pending()
+        return self._outcome()
+
+    def _outcome(self) -> QualityOutcome:
+        agreement, expectations = self.agreement, self.expectations
+        evaluated: dict[int, Evaluated] = {}
+        for local, position in enumerate(self._gx_positions):
+            tally = self._gx.tallies[local]
+            evaluated[position] = Evaluated(tally, self._gx.invalid.get(local) or _error(tally))
+        # The hub's checks count whatever tables they were given; they report the run's batches,
+        # so the result does not depend on how staging sized its tables.
+        for position, check in self._staged_checks.items():
+            tally = replace(_finish(check), batches=self.batches)
+            evaluated[position] = Evaluated(tally, _error(tally))
+        for position, check in self._token_checks.items():
+            tally = replace(_finish(check), batches=self.batches)
+            given = self._tokens_given
+            evaluated[position] = Evaluated(tally, _error(tally) if given else _NO_TOKENS)
+        for position in range(len(expectations)):
+            if position not in evaluated:  # marked for the hub, but not a check the hub makes
+                evaluated[position] = Evaluated(Tally(), _NOT_A_HUB_CHECK)
+        parameters = {k: v.isoformat() for k, v in parameters_for(self.arrival, exact=True).items()}
+        entries = [
+            expectation_result(e, evaluated[i], parameters) for i, e in enumerate(expectations)
+        ]
+        findings = tuple(
+            f for e, x in zip(expectations, entries, strict=True) if (f := finding(e, x))
+        )
+        skipped = tuple(dict(s) for s in (self.suite.get("meta") or {}).get("skipped", []))
+        seconds = time.perf_counter() - self._started
+        raw = suite_result(
+            agreement,
+            str(self.suite.get("name", agreement.id)),
+            entries,
+            parameters,
+            rows=self.rows,
+            batches=self.batches,
+            batch_rows=self.batch_rows,
+            run_name=self.run_name or agreement.id,
+            seconds=seconds,
+            skipped=skipped,
+        )
+        result = scrub_result(raw)
+        problems = verify_scrubbed(result)
+        if problems:  # a hub bug: never store or show such a result
+            raise IntegrityError(
+                f"the validation result of {agreement.id} holds more than counts: {problems[0]}"
+            )
+        critical = any(f.severity is Severity.CRITICAL for f in findings)
+        log.info(
+            "validated %s: %d rows in %d batches, %d expectations, %d findings%s (%.2f s)",
+            agreement.id,
+            self.rows,
+            self.batches,
+            len(entries),
+            len(findings),
+            ", critical" if critical else "",
+            seconds,
+        )
+        return QualityOutcome(agreement.id, self.rows, critical, findings, skipped, result, seconds)
 
 
 def validate_staged(
@@ -184,75 +324,20 @@ def validate_staged(
     ``not_in_future``. ``run_name`` (e.g. the extract id) names the run in the result and its
     Data Docs. ``batch_rows`` bounds the rows GX sees at once (and so the memory used). Raises
     only when the run cannot execute (``IntegrityError``: no record column, or a result that
-    would hold more than counts)."""
-    started = time.perf_counter()
-    arrival = arrival_date or datetime.now(UTC).date()
-    expectations: list[dict[str, Any]] = [dict(e) for e in suite.get("expectations", [])]
-    gx_positions = [i for i, e in enumerate(expectations) if not by_hub(e)]
-    gx_run = _GxRun(str(suite.get("name", agreement.id)), [expectations[i] for i in gx_positions])
-    staged_checks, token_checks = _hub_checks(expectations)
-    rows = batches = 0
-    for table in rebatch(staged, batch_rows):
-        if RECORD not in table.column_names:
-            raise IntegrityError(f"the staged table of {agreement.id} has no {RECORD} column")
-        gx_run.validate(table, arrival)
-        _feed(staged_checks, expectations, table)
-        rows += table.num_rows
-        batches += 1
-    if tokens is not None and token_checks:  # batches as they come: only counted, never held
-        for token_batch in tokens.to_batches() if isinstance(tokens, pa.Table) else tokens:
-            _feed(token_checks, expectations, token_batch)
-
-    evaluated: dict[int, Evaluated] = {}
-    for local, position in enumerate(gx_positions):
-        tally = gx_run.tallies[local]
-        error = gx_run.invalid.get(local) or (withheld(tally.errors[0]) if tally.errors else None)
-        evaluated[position] = Evaluated(tally, error)
-    for position, check in staged_checks.items():
-        tally = _finish(check)
-        evaluated[position] = Evaluated(tally, withheld(tally.errors[0]) if tally.errors else None)
-    for position, check in token_checks.items():
-        tally = _finish(check)
-        error = (
-            _NO_TOKENS if tokens is None else (withheld(tally.errors[0]) if tally.errors else None)
-        )
-        evaluated[position] = Evaluated(tally, error)
-
-    for position in range(len(expectations)):
-        if position not in evaluated:  # marked for the hub, but not a check the hub makes
-            evaluated[position] = Evaluated(Tally(), _NOT_A_HUB_CHECK)
-    parameters = {k: v.isoformat() for k, v in parameters_for(arrival, exact=True).items()}
-    entries = [expectation_result(e, evaluated[i], parameters) for i, e in enumerate(expectations)]
-    findings = tuple(f for e, x in zip(expectations, entries, strict=True) if (f := finding(e, x)))
-    skipped = tuple(dict(s) for s in (suite.get("meta") or {}).get("skipped", []))
-    seconds = time.perf_counter() - started
-    raw = suite_result(
+    would hold more than counts). Staging validates as it writes, with ``Validation``."""
+    validation = Validation(
         agreement,
-        str(suite.get("name", agreement.id)),
-        entries,
-        parameters,
-        rows=rows,
-        batches=batches,
+        suite,
+        arrival_date=arrival_date,
         batch_rows=batch_rows,
-        run_name=run_name or agreement.id,
-        seconds=seconds,
-        skipped=skipped,
+        run_name=run_name,
+        tokens=tokens is not None,
     )
-    result = scrub_result(raw)
-    problems = verify_scrubbed(result)
-    if problems:  # a hub bug: never store or show such a result
-        raise IntegrityError(
-            f"the validation result of {agreement.id} holds more than counts: {problems[0]}"
-        )
-    critical = any(f.severity is Severity.CRITICAL for f in findings)
-    log.info(
-        "validated %s: %d rows in %d batches, %d expectations, %d findings%s (%.2f s)",
-        agreement.id,
-        rows,
-        batches,
-        len(entries),
-        len(findings),
-        ", critical" if critical else "",
-        seconds,
-    )
-    return QualityOutcome(agreement.id, rows, critical, findings, skipped, result, seconds)
+    for table in staged.to_batches() if isinstance(staged, pa.Table) else staged:
+        validation.add_staged(pa.Table.from_batches([table]))
+    if isinstance(staged, pa.Table) and staged.num_rows == 0:
+        validation.add_staged(staged)
+    if tokens is not None:
+        for batch in tokens.to_batches() if isinstance(tokens, pa.Table) else tokens:
+            validation.add_tokens(batch)
+    return validation.finish()

@@ -5,11 +5,14 @@ is staged in small batches so the file spans many of them. It is staged once as 
 (each batch's repeated values worked out once, reading, hashing and writing in threads) and once
 with every column computed row by row: the staged data, the tokens and the quality report must
 be identical. Then a failure in each thread (the reader, the tokens writer) must stop staging
-with the same error, remove the temporary outputs and leave no thread running.
+with the same error, remove the temporary outputs and leave no thread running. Validating while
+staging (each table as it is written) must find what validating the staged files finds, and a
+critical failure must leave no output at all.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import shutil
 import threading
@@ -31,6 +34,8 @@ from hub.errors import ExtractRejectedError
 from hub.pipeline import distinct, reading, stage
 from hub.pipeline.landing import receive_extract
 from hub.privacy.keys import Keyring, init_keyring
+from hub.quality.suites import effective_suite, expectations_dir_for
+from hub.quality.validate import Validation, validate_staged
 from hub.settings import Settings
 from hub.store import Extract, make_engine, session_scope, upgrade
 from hub.synth import generate_partnership
@@ -142,8 +147,8 @@ def test_distinct_values_once_and_row_by_row_stage_the_same_bytes(
     assert {("pnc_id", "pnc_id:check_letter"), ("knife_flag", "type:flag"),
             ("date_of_birth", "date_of_birth:impossible_date")} <= rules  # fmt: skip
     assert len(rules) >= len(SPOILT)
-    assert set(stage.STEPS) <= set(timings) and timings["total"] > 0
-    assert timings["validate"] == 0.0  # the quality suite is not part of staging (yet)
+    assert set(stage.STEPS) - {"validate"} <= set(timings) and timings["total"] > 0
+    assert "validate" not in timings  # staged without a validation
 
     monkeypatch.setattr(distinct, "DENSE", -1.0)  # every column counts as dense: row by row
     slow = hub.stage(extract_id)
@@ -190,3 +195,79 @@ def test_a_failing_tokens_writer_stops_staging_and_leaves_nothing(
     monkeypatch.setattr(stage._AtomicParquet, "write", real)
     assert hub.stage(extract_id).rows > 3000  # and it stages when tried again
     assert hub.status(extract_id) == "staged"
+
+
+def _without_times(result: dict[str, object]) -> dict[str, object]:
+    """A validation result without its run times (the only part that differs between runs)."""
+    meta = dict(result["meta"])  # type: ignore[call-overload]
+    meta.pop("run_id", None)
+    meta.pop("validation_time", None)
+    meta.pop("seconds", None)
+    return {**result, "meta": meta}
+
+
+def test_validating_while_staging_finds_what_validating_the_files_finds(
+    hub: Hub, feed: tuple[bytes, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reading, "BATCH_BYTES", SMALL_BATCHES)
+    extract_id = hub.receive(feed[0])
+    suite = effective_suite(hub.police, expectations_dir_for(hub.settings.contracts_dir))
+    batch_rows = 700  # GX batches that straddle the staged tables
+
+    def validation() -> Validation:
+        return Validation(hub.police, suite, arrival_date=ON, batch_rows=batch_rows, run_name="x")
+
+    timings: dict[str, float] = {}
+    streamed = stage.stage_extract(
+        hub.settings, hub.engine, hub.keyring, hub.police, extract_id,
+        today=ON, validation=validation(), timings=timings,
+    )  # fmt: skip
+    assert streamed.kept and streamed.outcome is not None
+    assert hub.status(extract_id) == "processing"  # the caller records staged or quarantined
+    assert timings["validate"] > 0
+    after = validate_staged(
+        hub.police,
+        pq.ParquetFile(streamed.staged_path).iter_batches(batch_size=333),
+        suite,
+        tokens=pq.ParquetFile(streamed.tokens_path).iter_batches(batch_size=333),
+        arrival_date=ON,
+        batch_rows=batch_rows,
+        run_name="x",
+    )
+    assert streamed.outcome.findings == after.findings
+    assert streamed.outcome.findings  # the spoilt values break rules of the suite
+    assert streamed.outcome.rows == after.rows == streamed.rows
+    for mine, theirs in zip(
+        streamed.outcome.result["results"], after.result["results"], strict=True
+    ):
+        assert mine == theirs
+    assert _without_times(streamed.outcome.result) == _without_times(after.result)
+    footer = pq.ParquetFile(streamed.staged_path).metadata
+    assert streamed.completeness["record"] == 1.0 and footer.num_rows == streamed.rows
+    assert _hub_threads() == []
+
+
+def test_a_critical_failure_while_staging_writes_nothing(
+    hub: Hub, feed: tuple[bytes, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reading, "BATCH_BYTES", SMALL_BATCHES)
+    rows = list(csv.reader(io.StringIO(feed[0].decode())))
+    # the last row, found only once everything was read: not_in_future is critical in police-sv
+    rows[-1][rows[0].index("offence_date")] = "2099-01-01"
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    extract_id = hub.receive(text.getvalue().encode())
+    suite = effective_suite(hub.police, expectations_dir_for(hub.settings.contracts_dir))
+    result = stage.stage_extract(
+        hub.settings, hub.engine, hub.keyring, hub.police, extract_id,
+        today=ON, validation=Validation(hub.police, suite, arrival_date=ON),
+    )  # fmt: skip
+    assert not result.kept and result.outcome is not None and result.outcome.critical
+    critical = [f for f in result.outcome.findings if f.severity.value == "critical"]
+    assert [(f.column, f.rule, f.count) for f in critical] == [("offence_date", "not_in_future", 1)]
+    assert critical[0].first_rows == (result.rows,)
+    assert not (hub.settings.zone("staging") / "police-sv" / extract_id).exists()
+    assert not (hub.settings.zone("linkage") / "police-sv" / extract_id).exists()
+    assert hub.leftovers() == []
+    assert hub.status(extract_id) == "processing"
+    assert _hub_threads() == []
