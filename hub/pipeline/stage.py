@@ -296,10 +296,16 @@ class _AtomicParquet:
     new complete output, never a partial one; ``abort`` removes the temporary folder.
     """
 
-    def __init__(self, final_dir: Path, filename: str) -> None:
+    def __init__(
+        self,
+        final_dir: Path,
+        filename: str,
+        options: Callable[[pa.Table], dict[str, Any]] | None = None,
+    ) -> None:
         self.final_dir = final_dir
         self.filename = filename
         self.tmp = final_dir.parent / f".tmp-{final_dir.name}"
+        self._options = options or (lambda table: {"compression": "zstd"})
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
 
@@ -307,9 +313,9 @@ class _AtomicParquet:
         if self._writer is None or self._schema is None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp.mkdir(parents=True, mode=0o700)
-            self._schema = table.schema  # the first batch fixes the file's schema
+            self._schema = table.schema  # the first batch fixes the file's schema and options
             self._writer = pq.ParquetWriter(
-                self.tmp / self.filename, self._schema, compression="zstd"
+                self.tmp / self.filename, self._schema, **self._options(table)
             )
         self._writer.write_table(table.cast(self._schema))
 
@@ -335,6 +341,37 @@ class _AtomicParquet:
         if self._writer is not None:
             self._writer.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _staged_options(table: pa.Table) -> dict[str, Any]:
+    """Parquet options of ``data.parquet``: zstd, dictionary encoding for every column but the
+    record number (unique, so a dictionary would only be built to be dropped)."""
+    return {
+        "compression": "zstd",
+        "use_dictionary": [n for n in table.column_names if n != "record"],
+    }
+
+
+def _tokens_options(table: pa.Table) -> dict[str, Any]:
+    """Parquet options of ``tokens.parquet``, from its first table.
+
+    A token column whose values hardly repeat (a record id, the composite keys) is written plain
+    and uncompressed: keyed hashes look random, so a dictionary or zstd costs time and saves
+    almost nothing. One that repeats (sex, names, dates of birth) keeps dictionary encoding and
+    zstd. Token statistics (a row group's smallest and largest hash) mean nothing: only the
+    record number's are written. Decided from the first table, so reruns give the same bytes.
+    """
+    rows = max(table.num_rows, 1)
+    dense = {
+        n
+        for n in table.column_names
+        if n != "record" and pc.count_distinct(table.column(n)).as_py() > rows // 2
+    }
+    return {
+        "compression": {n: "none" if n in dense else "zstd" for n in table.column_names},
+        "use_dictionary": [n for n in table.column_names if n != "record" and n not in dense],
+        "write_statistics": ["record"],
+    }
 
 
 def _set_status(engine: Engine, extract_id: str, status: str, **values: object) -> None:
@@ -502,8 +539,8 @@ def stage_extract(
     stage_dir = settings.zone("staging") / agreement.id / extract_id
     link_dir = settings.zone("linkage") / agreement.id / extract_id
     outputs = (
-        _AtomicParquet(stage_dir, "data.parquet"),
-        _AtomicParquet(link_dir, "tokens.parquet"),
+        _AtomicParquet(stage_dir, "data.parquet", _staged_options),
+        _AtomicParquet(link_dir, "tokens.parquet", _tokens_options),
     )
     source = read_batch_groups(
         landing, keyring, agreement, encoded=processor.encoded, group=BATCHES_PER_STEP
