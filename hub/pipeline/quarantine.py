@@ -33,11 +33,27 @@ def _move(settings: Settings, record: Extract, zone: str) -> str | None:
     target = settings.zone(zone) / record.agreement_id / source.name
     if source == target:
         return record.landing_path
-    if not source.exists():
-        return record.landing_path if target.exists() else None
+    if not source.exists():  # moved before a crash, the move not recorded: record it now
+        return str(target.relative_to(settings.data_dir)) if target.exists() else None
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     source.replace(target)
     return str(target.relative_to(settings.data_dir))
+
+
+def sealed_file(settings: Settings, agreement_id: str, recorded: str | None) -> Path | None:
+    """Where an extract's sealed file is: at its recorded path, or (after a crash between moving
+    it and recording the move) under the same name in the other of ``landing/`` and
+    ``quarantine/``; None when it is in neither."""
+    if not recorded:
+        return None
+    path = settings.data_dir / recorded
+    if path.is_file():
+        return path
+    for zone in ("landing", "quarantine"):
+        moved = settings.zone(zone) / agreement_id / path.name
+        if moved.is_file():
+            return moved
+    return None
 
 
 def quarantine_extract(

@@ -49,6 +49,7 @@ from hub.pipeline.identifiers import (
     token_domain,
 )
 from hub.pipeline.overlap import Clock, ReadAhead, WriteBehind
+from hub.pipeline.quarantine import sealed_file
 from hub.pipeline.reading import read_batch_groups
 from hub.pipeline.report import QualityTally
 from hub.privacy import generalise, hmac_batch
@@ -518,14 +519,14 @@ def stage_extract(
         record = session.get(Extract, extract_id)
         if record is None or record.agreement_id != agreement.id:
             raise NotFoundError(f"no extract {extract_id} under agreement {agreement.id}")
-        landing = settings.data_dir / (record.landing_path or "")
+        landing = sealed_file(settings, agreement.id, record.landing_path)
         sender = record.sender_org
     decision = AgreementRegistry.open(settings, engine).may_send(
         agreement, sender, today, actor="system:pipeline", step="stage"
     )
     if not decision:
         raise AgreementError(f"extract {extract_id} not processed: {decision.reason}")
-    if not landing.is_file():
+    if landing is None:
         raise NotFoundError(
             f"the landed file of extract {extract_id} is gone",
             hint="ask the partner to send the extract again",
