@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 from hub.agreements.model import Agreement
 from hub.errors import NotFoundError
 from hub.pipeline.quarantine import quarantine_extract, release_from_quarantine
+from hub.pipeline.report import conform_severity
 from hub.pipeline.stage import StageResult, mark_staged, stage_extract
 from hub.privacy.keys import Keyring
 from hub.quality.datadocs import build_data_docs
@@ -93,23 +94,29 @@ def _data_docs(
     return str(index.relative_to(settings.data_dir))
 
 
-def _merged_report(
-    stage_report: dict[str, object], outcome: QualityOutcome, complete: dict[str, float]
-) -> dict[str, object]:
-    conform = stage_report.get("findings", [])
+def _merged_report(agreement: Agreement, staged: StageResult) -> dict[str, object]:
+    """The extract's report: conform findings (with their field's severity) and validation
+    findings, the critical ones, whether it was quarantined and each column's completeness."""
+    outcome = staged.outcome
+    assert outcome is not None  # staging was given the validation
+    conform = staged.report.get("findings", [])
     findings = [
-        {**item, "severity": "warning", "source": "conform"}
+        {
+            **item,
+            "severity": conform_severity(agreement, str(item.get("column"))).value,
+            "source": "conform",
+        }
         for item in (conform if isinstance(conform, list) else [])
         if isinstance(item, dict)
     ] + [f.as_dict() for f in outcome.findings]
     critical = [f for f in findings if f.get("severity") == "critical"]
     return {
-        **stage_report,
+        **staged.report,
         "findings": findings,
         "critical": critical,
-        "quarantined": outcome.critical,
+        "quarantined": not staged.kept,
         "skipped": outcome.as_report()["skipped"],
-        "completeness": complete,
+        "completeness": staged.completeness,
     }
 
 
@@ -133,7 +140,7 @@ def process_extract(
     )  # fmt: skip
     outcome = staged.outcome
     assert outcome is not None  # staging was given the validation
-    report = _merged_report(staged.report, outcome, staged.completeness)
+    report = _merged_report(agreement, staged)
     started = time.perf_counter()
     report["data_docs"] = _data_docs(settings, agreement, extract_id, outcome)
     if timings is not None:

@@ -7,7 +7,20 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.agreements.model import Agreement, Severity
+
 FIRST_ROWS = 20
+
+
+def conform_severity(agreement: Agreement, column: str) -> Severity:
+    """The severity of a conform or normalise finding (a required value missing, a value that is
+    not of its type, an identifier that does not normalise): its field's quality severity, so a
+    critical field's unreadable values quarantine the extract instead of passing as nulls;
+    warning for a field without quality rules."""
+    for spec in agreement.fields:
+        if spec.name == column:
+            return spec.quality.severity if spec.quality is not None else Severity.WARNING
+    return Severity.WARNING
 
 
 @dataclass
@@ -38,6 +51,13 @@ class QualityTally:
         if room > 0:
             rows = pc.filter(row_numbers, mask).slice(0, room).to_pylist()
             finding.first_rows.extend(int(r) for r in rows)
+
+    def critical(self, agreement: Agreement) -> bool:
+        """Whether a finding is on a field whose quality severity is critical."""
+        return any(
+            conform_severity(agreement, f.column) is Severity.CRITICAL
+            for f in self.findings.values()
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -555,7 +555,8 @@ def stage_extract(
             clock.start()
             outcome = validation.finish()
             clock.lap("validate")
-        kept = outcome is None or not outcome.critical
+        # Quarantined on a critical expectation or a critical field's conform finding.
+        kept = outcome is None or not (outcome.critical or tally.critical(agreement))
         clock.start()
         for out in outputs:
             out.commit() if kept else out.abort()

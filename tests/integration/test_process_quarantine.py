@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from hub.agreements import Agreement, get_agreement
+from hub.agreements.development import approve_for_development
+from hub.agreements.model import FieldQuality, Severity
 from hub.pipeline.landing import receive_extract
 from hub.pipeline.process import process_extract
 from hub.store import Extract, session_scope
@@ -122,3 +124,34 @@ def test_data_docs_are_served_to_the_partner_that_sent_it_only(hub: ApiHub) -> N
         history = httpx.get(f"{url}/api/v1/agreements/police-sv/quality", headers=own).json()
         extracts = [e for p in history["periods"] for e in p["extracts"]]
         assert [(e["status"], e["data_docs"]) for e in extracts] == [("quarantined", True)]
+
+
+def test_unreadable_values_of_a_critical_field_quarantine_the_extract(hub: ApiHub) -> None:
+    """A field whose quality severity is critical: a value that is not of its type would pass as
+    a null (not required, and range rules skip nulls), so the conform finding itself is critical.
+    A field without quality rules keeps its conform findings as warnings."""
+    police = _police(hub)
+    fields = tuple(
+        spec.model_copy(update={"quality": FieldQuality(severity=Severity.CRITICAL)})
+        if spec.name == "recorded_date"
+        else spec
+        for spec in police.fields
+    )
+    strict = police.model_copy(update={"fields": fields, "version": police.version + 1})
+    approve_for_development(hub.settings, hub.engine, [strict])
+    body = GOOD.replace(b",2026-01-04,22:15,2026-01-05,", b",2026-01-04,22:15,2026-13-05,", 1)
+    body = body.replace(b",22:15,", b",25:99,", 1)  # offence_time: no quality rules
+    assert body != GOOD
+    extract_id = receive_extract(
+        hub.settings, hub.engine, hub.keyring, strict, sender_org="merseyvale-police",
+        source=io.BytesIO(body), source_name="x.csv",
+    ).id  # fmt: skip
+    result = process_extract(hub.settings, hub.engine, hub.keyring, strict, extract_id)
+    assert result.status == "quarantined"
+    report = _record(hub, extract_id).report or {}
+    critical = report["critical"]
+    assert [(c["column"], c["rule"], c["count"], c["first_rows"]) for c in critical] == [  # type: ignore[union-attr,index]
+        ("recorded_date", "type:date", 1, [1])
+    ]
+    findings = {(f["column"], f["rule"]): f["severity"] for f in report["findings"]}  # type: ignore[union-attr,index]
+    assert findings[("offence_time", "type:time")] == "warning"
