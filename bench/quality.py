@@ -1,9 +1,10 @@
 """Benchmark: validate a staged synthetic police extract with its GX suite.
 
 Stages the synthetic police feed through the hub (sealed landing file -> staged Parquet and
-tokens, as bench/stage.py), then validates it with ``expectations/police-sv.json`` batch by batch,
-reading both Parquet files as streams, as the pipeline will. Prints rows/s of the validation, the
-time of reading the files alone, and the peak memory of the process that validates (a fresh one).
+tokens), then validates the files with ``expectations/police-sv.json`` batch by batch, reading
+both Parquet files as streams (``validate_staged``; the pipeline itself validates as it stages,
+measured by bench/pipeline.py). Prints rows/s of the validation, the time of reading the files
+alone, and the peak memory of the process that validates (a fresh one).
 
     uv run python bench/quality.py --rows 1200000
     uv run python bench/quality.py --rows 12000000 --staged var/bench-10m   # keep for reruns
