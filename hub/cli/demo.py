@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
+import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -25,6 +26,8 @@ from sqlalchemy import Engine
 from hub.agreements import Agreement, load_agreements
 from hub.agreements.development import approve_for_development
 from hub.errors import InfrastructureError
+from hub.linkage import LinkInput, link
+from hub.linkage.evaluation import LinkageQuality, evaluate
 from hub.logs import configure_logging
 from hub.pipeline.airflow_env import configure_airflow, migrate_airflow_db
 from hub.pipeline.landing import receive_extract
@@ -43,6 +46,7 @@ class DemoResult:
     release: PublishedRelease
     seconds: float
     quarantined: dict[str, object]  # the deliberately bad extract's status and report
+    linkage: LinkageQuality  # the release's linkage against the generator's ground truth
 
 
 BAD_AGREEMENT = "police-sv"
@@ -177,7 +181,10 @@ def run_demo(
     staged_rows, findings = _extract_stats(engine, received)
     quarantined = _fate_of(engine, bad.id)
     engine.dispose()
-    result = DemoResult(staged_rows, findings, release, time.perf_counter() - started, quarantined)
+    result = DemoResult(
+        staged_rows, findings, release, time.perf_counter() - started, quarantined,
+        _linkage_quality(settings, release),
+    )  # fmt: skip
     _print_summary(console, settings, result)
     return result
 
@@ -237,6 +244,26 @@ def _print_quarantine(console: Console, bad: dict[str, object]) -> None:
     docs = report.get("data_docs") if isinstance(report, dict) else None
     if docs:
         console.print(f"  Data Docs: {docs} (under the data directory)")
+
+
+def _linkage_quality(settings: Settings, release: PublishedRelease) -> LinkageQuality:
+    """The release's linkage measured against the synthetic generator's ground truth (which
+    person each extract row belongs to): possible only because the partnership is synthetic. The
+    release's inputs are linked again (linkage is deterministic: the same clusters)."""
+    inputs = release.manifest.get("inputs", [])
+    linked = link(
+        [
+            LinkInput(
+                str(item["agreement_id"]),
+                str(item["extract_id"]),
+                settings.zone("linkage") / str(item["agreement_id"]) / str(item["extract_id"])
+                / "tokens.parquet",
+            )
+            for item in (inputs if isinstance(inputs, list) else [])
+        ]
+    )  # fmt: skip
+    truth = pq.read_table(settings.data_dir / "partners" / "ground_truth" / "truth.parquet")
+    return evaluate(linked.records, truth)
 
 
 def _current_release(settings: Settings) -> PublishedRelease:
@@ -304,6 +331,13 @@ def _print_summary(console: Console, settings: Settings, result: DemoResult) -> 
         f"People linked: [bold]{release.people:,}[/] distinct people in "
         f"{release.events:,} events; [bold]{release.people_in_two_or_more_sources:,}[/] known to "
         "two or more partners."
+    )
+    quality = result.linkage
+    console.print(
+        f"Linkage checked against the synthetic ground truth: precision [bold]"
+        f"{quality.precision:.4f}[/], recall [bold]{quality.recall:.4f}[/] over "
+        f"{quality.true_pairs:,} true pairs of records; {quality.split_people:,} people split, "
+        f"{quality.merged_clusters:,} clusters merging two people."
     )
     _print_quarantine(console, result.quarantined)
     console.print(f"Release [bold]{release.release_id}[/] is at {release.path}")

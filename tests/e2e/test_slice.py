@@ -216,3 +216,16 @@ def test_the_deliberately_bad_extract_is_quarantined_with_a_readable_report(
     assert not (settings.zone("staging") / "police-sv" / str(bad["extract_id"])).exists()
     console = (settings.log_dir / "console.txt").read_text()
     assert "quarantined" in console and "offence_date: rule not_in_future" in console
+
+
+def test_the_demo_reports_linkage_quality_against_the_ground_truth(
+    demo: tuple[Settings, DemoResult],
+) -> None:
+    settings, result = demo
+    quality = result.linkage
+    assert quality.records == result.release.manifest["linkage"]["records"]  # type: ignore[index]
+    # deterministic passes on the synthetic partnership at its default noise
+    assert quality.precision >= 0.995 and quality.recall >= 0.95
+    assert quality.split_people < 0.05 * quality.people
+    shown = (settings.log_dir / "console.txt").read_text()
+    assert f"precision {quality.precision:.4f}" in shown and f"recall {quality.recall:.4f}" in shown
