@@ -4,10 +4,11 @@ Outputs, each written under a temporary name and renamed into place only when co
 
 - ``staging/<agreement>/<extract>/data.parquet``: the record number, kept and generalised
   fields. No direct identifier, no token.
-- ``linkage/<agreement>/<extract>/tokens.parquet``: the record number and keyed tokens of every
-  identifier and composite key. Never published, never readable by analysts. Its schema records
-  the pseudonymisation key version of the tokens and each token column's domain, so a key
-  rotation can re-key it without raw data (``hub.privacy.rotation``).
+- ``linkage/<agreement>/<extract>/tokens.parquet``: the record number, keyed tokens of every
+  identifier and composite key, and keyed Bloom-filter encodings of the names (``bf_forename``,
+  ``bf_surname``: ``hub.privacy.bloom``) for fuzzy matching. Never published, never readable by
+  analysts. Its schema records the pseudonymisation key version of the tokens and each token
+  column's domain, so a key rotation can re-key it without raw data (``hub.privacy.rotation``).
 
 How it goes fast (``bench/pipeline.py`` measures it): the sealed file is streamed in batches of
 about 16 MiB of CSV, two at a time; every step runs on each batch's distinct values and is
@@ -52,7 +53,7 @@ from hub.pipeline.overlap import Clock, ReadAhead, WriteBehind
 from hub.pipeline.quarantine import sealed_file
 from hub.pipeline.reading import read_batch_groups
 from hub.pipeline.report import QualityTally
-from hub.privacy import generalise, hmac_batch
+from hub.privacy import bloom, generalise, hmac_batch
 from hub.privacy.keys import DataKey, Keyring
 from hub.privacy.rotation import PSEUDONYMISATION, composite_domain, token_table
 from hub.privacy.tokens import keyed_hash_chain
@@ -132,6 +133,7 @@ class _BatchProcessor:
             and not (f.treatment is Treatment.KEEP and f.identifier is None and f.type == "string")
         }
         self._lsoa: generalise.LsoaLookup | None = None
+        self._blooms: dict[IdentifierType, bloom.BloomEncoder] = {}
         self._settings = settings
 
     def lsoa(self) -> generalise.LsoaLookup:
@@ -218,8 +220,20 @@ class _BatchProcessor:
             joined = pc.binary_join_element_wise(*pieces, "|")  # null when any part is null
             tokens[name] = keyed_hash_chain(joined, self.keys, domain, threads=1)
             domains[name] = domain
+        encodings: dict[str, str] = {}
+        for kind in BLOOM_KINDS:  # names also as keyed Bloom filters, for fuzzy matching
+            if kind in canonical:
+                column, encoder = canonical[kind], self._bloom(kind)
+                tokens[f"bf_{kind.value}"] = column.expand(encoder.encode(column.values))
+                encodings[f"bf_{kind.value}"] = bloom.describe(kind.value)
         clock.lap("pseudonymise")
-        return token_table(tokens, domains, self.keys[-1].version)
+        return token_table(tokens, domains, self.keys[-1].version, encodings)
+
+    def _bloom(self, kind: IdentifierType) -> bloom.BloomEncoder:
+        """The encoder of one name kind (used by the tokens writer's thread only)."""
+        if kind not in self._blooms:
+            self._blooms[kind] = bloom.BloomEncoder(self.keys, kind.value)
+        return self._blooms[kind]
 
     def _banded(self, spec: FieldSpec, ages: pa.Array) -> pa.Array:
         """Ages in the agreement's bands for this field (the partnership's when unset)."""
@@ -470,6 +484,9 @@ def _run(
     clock.add("read_wait", reader.waited)
     return next_row - 1
 
+
+# Name identifiers also encoded as keyed Bloom filters (``bf_<kind>`` in the tokens file).
+BLOOM_KINDS = (IdentifierType.FORENAME, IdentifierType.SURNAME)
 
 # Batches read (of about reading.BATCH_BYTES of CSV each) that are joined and computed as one: the
 # larger, the more names, dates and codes repeat within it and the less each call costs; each is

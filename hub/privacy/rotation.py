@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 
 from hub import audit
 from hub.errors import HubError, IntegrityError, KeyringError
+from hub.privacy.bloom import BLOOM_META
 from hub.privacy.keys import PURPOSES, DataKey, Keyring, fsync_dir
 from hub.privacy.tokens import rekey
 from hub.settings import Settings
@@ -59,15 +60,25 @@ def composite_domain(parts: Sequence[str]) -> str:
     return "composite:" + "+".join(parts)
 
 
-def token_table(columns: dict[str, pa.Array], domains: dict[str, str], version: int) -> pa.Table:
-    """A tokens table stamped with its key version and each token column's domain."""
+def token_table(
+    columns: dict[str, pa.Array],
+    domains: dict[str, str],
+    version: int,
+    encodings: dict[str, str] | None = None,
+) -> pa.Table:
+    """A tokens table stamped with its key version, each token column's domain and each Bloom
+    encoding column's description (``hub.privacy.bloom``)."""
+    encodings = encodings or {}
+
+    def metadata(name: str) -> dict[bytes, bytes] | None:
+        if name in domains:
+            return {DOMAIN_META: domains[name].encode()}
+        if name in encodings:
+            return {BLOOM_META: encodings[name].encode()}
+        return None
+
     fields = [
-        pa.field(
-            name,
-            array.type,
-            metadata={DOMAIN_META: domains[name].encode()} if name in domains else None,
-        )
-        for name, array in columns.items()
+        pa.field(name, array.type, metadata=metadata(name)) for name, array in columns.items()
     ]
     schema = pa.schema(fields, metadata={KEY_VERSION_META: str(version).encode()})
     return pa.Table.from_arrays(list(columns.values()), schema=schema)
@@ -176,9 +187,14 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _is_encoding(field: pa.Field) -> bool:
+    return BLOOM_META in (field.metadata or {})
+
+
 def rekey_token_file(item: TokenFile, key: DataKey) -> None:
     """Re-key every token column of one file a step, to ``key``'s version: written row group by
-    row group under a temporary name, then renamed over the old file."""
+    row group under a temporary name, then renamed over the old file. Bloom-filter encodings
+    are left out (their bits depend on the key and cannot be recomputed without the names)."""
     if item.version != key.version - 1:
         raise KeyringError(
             f"tokens file {item.path} is at key version {item.version}, not {key.version - 1}"
@@ -186,10 +202,13 @@ def rekey_token_file(item: TokenFile, key: DataKey) -> None:
     tmp = item.path.with_name(f"{_REKEY_TMP}{os.getpid()}.tmp")
     try:
         with pq.ParquetFile(item.path) as source:
-            schema = _stamped_schema(source.schema_arrow, item.domains, key.version)
+            # Bloom encodings cannot be re-keyed without the names: they are dropped
+            kept = pa.schema([f for f in source.schema_arrow if not _is_encoding(f)])
+            kept = kept.with_metadata(source.schema_arrow.metadata)
+            schema = _stamped_schema(kept, item.domains, key.version)
             with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
                 for group in range(source.num_row_groups):
-                    table = source.read_row_group(group)
+                    table = source.read_row_group(group, columns=schema.names)
                     columns = [
                         rekey(column, key, item.domains[field.name])
                         if field.name in item.domains

@@ -1,0 +1,98 @@
+"""Keyed Bloom-filter encodings of names, for fuzzy matching without the names.
+
+A name is split into bigrams of its canonical form padded with ``_`` (``ANN`` -> ``_A``, ``AN``,
+``NN``, ``N_``). Each bigram sets ``HASHES`` of the ``BITS`` bits of the filter, at positions
+read from its keyed hash: HMAC-SHA-256 under the pseudonymisation key chain (the same chain as
+tokens, ``hub.privacy.tokens``) with a subkey per name kind (``bloom:forename``,
+``bloom:surname``). Without the key nobody can tell which bits a bigram sets. Two spellings of a
+name share most bigrams, so their filters share most bits: the Dice coefficient
+``2 |A & B| / (|A| + |B|)`` is high for typos and transpositions (``MOHAMMED``/``MOHAMED``: 0.9)
+and low for different names. Linkage compares them in SQL (``bit_count`` of the AND).
+
+Encodings live in the linkage zone beside the tokens (``bf_forename``, ``bf_surname`` in
+``tokens.parquet``, ``fixed_size_binary(BITS / 8)``) and are never published. A filter cannot be
+re-keyed without the name, so a key rotation drops them from the files it re-keys (the linkage
+then has exact tokens only for those extracts until they are staged again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from hub.privacy.keys import DataKey
+from hub.privacy.tokens import keyed_hash_chain
+
+BITS = 512  # filter length: 64 bytes
+HASHES = 16  # positions per bigram: the sixteen 16-bit words of one HMAC-SHA-256 digest
+BYTES = BITS // 8
+ENCODING_TYPE = pa.binary(BYTES)
+BLOOM_META = b"svd-hub:bloom"  # field metadata of an encoding column: "<kind>;bits=..;hashes=.."
+_CACHE_LIMIT = 500_000  # names remembered per encoder (about 100 bytes each)
+
+
+def bigrams(name: str) -> list[str]:
+    """The bigrams of ``name`` padded with ``_`` at both ends; none for an empty name."""
+    if not name:
+        return []
+    padded = f"_{name}_"
+    return [padded[i : i + 2] for i in range(len(padded) - 1)]
+
+
+def dice(a: bytes, b: bytes) -> float:
+    """The Dice coefficient of two filters (1.0 for two empty ones)."""
+    x = np.unpackbits(np.frombuffer(a, np.uint8))
+    y = np.unpackbits(np.frombuffer(b, np.uint8))
+    total = int(x.sum() + y.sum())
+    return 1.0 if total == 0 else 2 * int((x & y).sum()) / total
+
+
+def describe(kind: str) -> str:
+    """The value of an encoding column's ``BLOOM_META``."""
+    return f"{kind};bits={BITS};hashes={HASHES}"
+
+
+class BloomEncoder:
+    """Encodes canonical names of one kind (``forename``, ``surname``) under a key chain.
+
+    Bigram positions and whole encodings are remembered, so a file whose names repeat (most do)
+    costs one HMAC per distinct bigram and a little numpy per distinct name. Not thread-safe:
+    one encoder per thread.
+    """
+
+    def __init__(self, keys: Sequence[DataKey], kind: str) -> None:
+        if not keys:
+            raise ValueError("a Bloom encoder needs at least one key")
+        self.kind = kind
+        self._keys = tuple(keys)
+        self._domain = f"bloom:{kind}"
+        self._positions: dict[str, np.ndarray] = {}
+        self._encoded: dict[str, bytes] = {}
+
+    def _learn(self, grams: set[str]) -> None:
+        new = sorted(g for g in grams if g not in self._positions)
+        if not new:
+            return
+        digests = keyed_hash_chain(pa.array(new, pa.string()), self._keys, self._domain)
+        raw = np.frombuffer(b"".join(digests.to_pylist()), ">u2")
+        words = raw.reshape(len(new), HASHES).astype(np.int64) % BITS
+        for gram, positions in zip(new, words, strict=True):
+            self._positions[gram] = positions
+
+    def encode(self, names: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """The filter of each name (``ENCODING_TYPE``); null for a null name."""
+        values: list[str | None] = names.to_pylist()
+        missing = {v for v in values if v is not None and v not in self._encoded}
+        if missing:
+            if len(self._encoded) + len(missing) > _CACHE_LIMIT:
+                self._encoded.clear()
+            self._learn({g for v in missing for g in bigrams(v)})
+            for value in missing:
+                bits = np.zeros(BITS, np.uint8)
+                for gram in bigrams(value):
+                    bits[self._positions[gram]] = 1
+                self._encoded[value] = np.packbits(bits).tobytes()
+        encoded = self._encoded
+        return pa.array([None if v is None else encoded[v] for v in values], ENCODING_TYPE)
