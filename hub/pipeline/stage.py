@@ -4,11 +4,12 @@ Outputs, each written under a temporary name and renamed into place only when co
 
 - ``staging/<agreement>/<extract>/data.parquet``: the record number, kept and generalised
   fields. No direct identifier, no token.
-- ``linkage/<agreement>/<extract>/tokens.parquet``: the record number, keyed tokens of every
-  identifier and composite key, and keyed Bloom-filter encodings of the names (``bf_forename``,
-  ``bf_surname``: ``hub.privacy.bloom``) for fuzzy matching. Never published, never readable by
-  analysts. Its schema records the pseudonymisation key version of the tokens and each token
-  column's domain, so a key rotation can re-key it without raw data (``hub.privacy.rotation``).
+- ``linkage/<agreement>/<extract>/tokens.parquet``: the record number and keyed tokens of every
+  identifier and composite key. Never published, never readable by analysts. Its schema records
+  the pseudonymisation key version of the tokens and each token column's domain, so a key
+  rotation can re-key it without raw data (``hub.privacy.rotation``). Beside it,
+  ``encodings.parquet``: each distinct forename and surname token with the keyed Bloom filter of
+  its name (``hub.privacy.bloom``), for fuzzy matching.
 
 How it goes fast (``bench/pipeline.py`` measures it): the sealed file is streamed in batches of
 about 16 MiB of CSV, two at a time; every step runs on each batch's distinct values and is
@@ -134,6 +135,7 @@ class _BatchProcessor:
         }
         self._lsoa: generalise.LsoaLookup | None = None
         self._blooms: dict[IdentifierType, bloom.BloomEncoder] = {}
+        self.encodings = bloom.NameEncodings(keys[-1].version)  # filled by the tokens thread
         self._settings = settings
 
     def lsoa(self) -> generalise.LsoaLookup:
@@ -214,20 +216,16 @@ class _BatchProcessor:
             hashed = keyed_hash_chain(column.values, self.keys, domain, threads=1)
             tokens[name] = column.expand(hashed)
             domains[name] = domain
+            if kind in BLOOM_KINDS:  # the batch's distinct names, also as Bloom filters
+                self.encodings.add(self._bloom(kind), column.values, hashed)
         for key in self.agreement.linkage_keys:
             name, domain = composite_column(key.name), composite_domain(key.parts)
             pieces = [piece.rows() for piece in self._parts(key.parts, canonical)]
             joined = pc.binary_join_element_wise(*pieces, "|")  # null when any part is null
             tokens[name] = keyed_hash_chain(joined, self.keys, domain, threads=1)
             domains[name] = domain
-        encodings: dict[str, str] = {}
-        for kind in BLOOM_KINDS:  # names also as keyed Bloom filters, for fuzzy matching
-            if kind in canonical:
-                column, encoder = canonical[kind], self._bloom(kind)
-                tokens[f"bf_{kind.value}"] = column.expand(encoder.encode(column.values))
-                encodings[f"bf_{kind.value}"] = bloom.describe(kind.value)
         clock.lap("pseudonymise")
-        return token_table(tokens, domains, self.keys[-1].version, encodings)
+        return token_table(tokens, domains, self.keys[-1].version)
 
     def _bloom(self, kind: IdentifierType) -> bloom.BloomEncoder:
         """The encoder of one name kind (used by the tokens writer's thread only)."""
@@ -340,6 +338,13 @@ class _AtomicParquet:
         for rows in parts:
             self.write(table.slice(start, rows))
             start += rows
+
+    def add_file(self, filename: str, table: pa.Table) -> None:
+        """Another Parquet file in the same folder, renamed into place with it by ``commit``
+        (call it after the last ``write``)."""
+        if self._writer is None:
+            raise ValueError("nothing was written")
+        pq.write_table(table, self.tmp / filename, compression="zstd")
 
     def commit(self) -> None:
         if self._writer is None:
@@ -485,7 +490,8 @@ def _run(
     return next_row - 1
 
 
-# Name identifiers also encoded as keyed Bloom filters (``bf_<kind>`` in the tokens file).
+# Name identifiers also encoded as keyed Bloom filters, once per distinct name token
+# (``encodings.parquet`` beside the tokens: ``hub.privacy.bloom``).
 BLOOM_KINDS = (IdentifierType.FORENAME, IdentifierType.SURNAME)
 
 # Batches read (of about reading.BATCH_BYTES of CSV each) that are joined and computed as one: the
@@ -575,6 +581,8 @@ def stage_extract(
         # Quarantined on a critical expectation or a critical field's conform finding.
         kept = outcome is None or not (outcome.critical or tally.critical(agreement))
         clock.start()
+        if kept:  # beside the tokens, renamed into place with them
+            outputs[1].add_file(bloom.ENCODINGS_FILE, processor.encodings.table())
         for out in outputs:
             out.commit() if kept else out.abort()
         clock.lap("stage_commit")

@@ -9,10 +9,12 @@ name share most bigrams, so their filters share most bits: the Dice coefficient
 ``2 |A & B| / (|A| + |B|)`` is high for typos and transpositions (``MOHAMMED``/``MOHAMED``: 0.9)
 and low for different names. Linkage compares them in SQL (``bit_count`` of the AND).
 
-Encodings live in the linkage zone beside the tokens (``bf_forename``, ``bf_surname`` in
-``tokens.parquet``, ``fixed_size_binary(BITS / 8)``) and are never published. A filter cannot be
-re-keyed without the name, so a key rotation drops them from the files it re-keys (the linkage
-then has exact tokens only for those extracts until they are staged again).
+Encodings live in the linkage zone beside the tokens, once per distinct name:
+``encodings.parquet`` holds ``kind`` (forename, surname), the name's ``token`` (as in
+``tokens.parquet``) and its ``encoding`` (``fixed_size_binary(BITS / 8)``); linkage joins them to
+records by token. They are never published. A filter cannot be re-keyed without the name, so a
+key rotation deletes the encodings of the files it re-keys (those extracts then link on exact
+tokens only until they are staged again).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from hub.privacy.keys import DataKey
 from hub.privacy.tokens import keyed_hash_chain
@@ -29,7 +32,9 @@ BITS = 512  # filter length: 64 bytes
 HASHES = 16  # positions per bigram: the sixteen 16-bit words of one HMAC-SHA-256 digest
 BYTES = BITS // 8
 ENCODING_TYPE = pa.binary(BYTES)
-BLOOM_META = b"svd-hub:bloom"  # field metadata of an encoding column: "<kind>;bits=..;hashes=.."
+ENCODINGS_FILE = "encodings.parquet"
+BLOOM_META = b"svd-hub:bloom"  # the encodings file's schema metadata: "bits=..;hashes=.."
+KEY_VERSION_META = b"svd-hub:key_version"  # as in tokens files
 _CACHE_LIMIT = 500_000  # names remembered per encoder (about 100 bytes each)
 
 
@@ -49,9 +54,53 @@ def dice(a: bytes, b: bytes) -> float:
     return 1.0 if total == 0 else 2 * int((x & y).sum()) / total
 
 
-def describe(kind: str) -> str:
-    """The value of an encoding column's ``BLOOM_META``."""
-    return f"{kind};bits={BITS};hashes={HASHES}"
+class NameEncodings:
+    """The distinct name tokens of one extract with their encodings, gathered batch by batch.
+
+    Names already seen in an earlier batch are skipped in Arrow before any per-name work, so the
+    cost follows the extract's distinct names, not its batches. The names are held in memory
+    only while the extract is processed, as every raw value is.
+    """
+
+    def __init__(self, key_version: int) -> None:
+        self.key_version = key_version
+        self._seen: dict[tuple[str, bytes], bytes] = {}
+        self._names: dict[str, list[pa.Array]] = {}
+
+    def add(self, encoder: BloomEncoder, names: pa.Array, tokens: pa.Array) -> None:
+        """``names`` (canonical, distinct within the batch) of ``encoder``'s kind and their
+        ``tokens``."""
+        kind, known = encoder.kind, self._names.setdefault(encoder.kind, [])
+        if known:
+            fresh = pc.invert(pc.is_in(names, value_set=pa.concat_arrays(known)))
+            names, tokens = names.filter(fresh), tokens.filter(fresh)
+        names, tokens = names.filter(pc.is_valid(names)), tokens.filter(pc.is_valid(names))
+        if not len(names):
+            return
+        known.append(names)
+        encodings = encoder.encode(names)
+        for token, encoding in zip(tokens.to_pylist(), encodings.to_pylist(), strict=True):
+            if token is not None and encoding is not None:
+                self._seen.setdefault((kind, token), encoding)
+
+    def table(self) -> pa.Table:
+        """The encodings file's table, sorted by kind and token (the same bytes on a rerun)."""
+        ordered = sorted(self._seen.items())
+        schema = pa.schema(
+            [("kind", pa.string()), ("token", pa.binary(32)), ("encoding", ENCODING_TYPE)],
+            metadata={
+                BLOOM_META: f"bits={BITS};hashes={HASHES}".encode(),
+                KEY_VERSION_META: str(self.key_version).encode(),
+            },
+        )
+        return pa.table(
+            [
+                pa.array([kind for (kind, _), _ in ordered], pa.string()),
+                pa.array([token for (_, token), _ in ordered], pa.binary(32)),
+                pa.array([encoding for _, encoding in ordered], ENCODING_TYPE),
+            ],
+            schema=schema,
+        )
 
 
 class BloomEncoder:

@@ -39,7 +39,7 @@ from sqlalchemy import Engine
 
 from hub import audit
 from hub.errors import HubError, IntegrityError, KeyringError
-from hub.privacy.bloom import BLOOM_META
+from hub.privacy.bloom import ENCODINGS_FILE, KEY_VERSION_META
 from hub.privacy.keys import PURPOSES, DataKey, Keyring, fsync_dir
 from hub.privacy.tokens import rekey
 from hub.settings import Settings
@@ -47,7 +47,6 @@ from hub.settings import Settings
 log = logging.getLogger(__name__)
 
 PSEUDONYMISATION = "pseudonymisation"
-KEY_VERSION_META = b"svd-hub:key_version"
 DOMAIN_META = b"svd-hub:domain"
 TOKENS_FILE = "tokens.parquet"
 _LOCK_FILE = ".key-rotation.lock"
@@ -60,25 +59,15 @@ def composite_domain(parts: Sequence[str]) -> str:
     return "composite:" + "+".join(parts)
 
 
-def token_table(
-    columns: dict[str, pa.Array],
-    domains: dict[str, str],
-    version: int,
-    encodings: dict[str, str] | None = None,
-) -> pa.Table:
-    """A tokens table stamped with its key version, each token column's domain and each Bloom
-    encoding column's description (``hub.privacy.bloom``)."""
-    encodings = encodings or {}
-
-    def metadata(name: str) -> dict[bytes, bytes] | None:
-        if name in domains:
-            return {DOMAIN_META: domains[name].encode()}
-        if name in encodings:
-            return {BLOOM_META: encodings[name].encode()}
-        return None
-
+def token_table(columns: dict[str, pa.Array], domains: dict[str, str], version: int) -> pa.Table:
+    """A tokens table stamped with its key version and each token column's domain."""
     fields = [
-        pa.field(name, array.type, metadata=metadata(name)) for name, array in columns.items()
+        pa.field(
+            name,
+            array.type,
+            metadata={DOMAIN_META: domains[name].encode()} if name in domains else None,
+        )
+        for name, array in columns.items()
     ]
     schema = pa.schema(fields, metadata={KEY_VERSION_META: str(version).encode()})
     return pa.Table.from_arrays(list(columns.values()), schema=schema)
@@ -187,14 +176,10 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _is_encoding(field: pa.Field) -> bool:
-    return BLOOM_META in (field.metadata or {})
-
-
 def rekey_token_file(item: TokenFile, key: DataKey) -> None:
     """Re-key every token column of one file a step, to ``key``'s version: written row group by
-    row group under a temporary name, then renamed over the old file. Bloom-filter encodings
-    are left out (their bits depend on the key and cannot be recomputed without the names)."""
+    row group under a temporary name, then renamed over the old file. The extract's name
+    encodings (``hub.privacy.bloom``) are deleted first: they cannot be re-keyed."""
     if item.version != key.version - 1:
         raise KeyringError(
             f"tokens file {item.path} is at key version {item.version}, not {key.version - 1}"
@@ -202,13 +187,10 @@ def rekey_token_file(item: TokenFile, key: DataKey) -> None:
     tmp = item.path.with_name(f"{_REKEY_TMP}{os.getpid()}.tmp")
     try:
         with pq.ParquetFile(item.path) as source:
-            # Bloom encodings cannot be re-keyed without the names: they are dropped
-            kept = pa.schema([f for f in source.schema_arrow if not _is_encoding(f)])
-            kept = kept.with_metadata(source.schema_arrow.metadata)
-            schema = _stamped_schema(kept, item.domains, key.version)
+            schema = _stamped_schema(source.schema_arrow, item.domains, key.version)
             with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
                 for group in range(source.num_row_groups):
-                    table = source.read_row_group(group, columns=schema.names)
+                    table = source.read_row_group(group)
                     columns = [
                         rekey(column, key, item.domains[field.name])
                         if field.name in item.domains
@@ -221,6 +203,8 @@ def rekey_token_file(item: TokenFile, key: DataKey) -> None:
                     ]
                     writer.write_table(pa.Table.from_arrays(columns, schema=schema))
         _fsync(tmp)
+        # the name encodings' bits depend on the old key and cannot be redone without the names
+        (item.path.parent / ENCODINGS_FILE).unlink(missing_ok=True)
         tmp.replace(item.path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -34,6 +34,7 @@ from hub.logs import configure_logging
 from hub.pipeline.landing import receive_extract
 from hub.pipeline.stage import stage_extract
 from hub.privacy import rotation
+from hub.privacy.bloom import ENCODINGS_FILE
 from hub.privacy.keys import Keyring, init_keyring, open_keyring
 from hub.privacy.rotation import (
     DOMAIN_META,
@@ -243,10 +244,8 @@ def test_rotation_rekeys_every_tokens_file_from_its_tokens_alone(flow: Flow) -> 
         new = _tokens(path)
         assert new.schema.metadata[KEY_VERSION_META] == b"2" and token_file_version(path) == 2
         assert new.column("record").equals(old.column("record"))
-        encodings = {n for n in old.column_names if n.startswith("bf_")}
-        assert encodings and not encodings & set(new.column_names)  # dropped: cannot be re-keyed
         for name in old.column_names:
-            if name == "record" or name in encodings:
+            if name == "record":
                 continue
             domain = new.schema.field(name).metadata[DOMAIN_META].decode()
             assert old.schema.field(name).metadata[DOMAIN_META].decode() == domain
@@ -255,6 +254,8 @@ def test_rotation_rekeys_every_tokens_file_from_its_tokens_alone(flow: Flow) -> 
             assert [b is None for b in before] == [a is None for a in after]
             assert not {b for b in before if b} & {a for a in after if a}
     assert not list(hub.settings.zone("linkage").rglob(".*"))  # no temporary file left
+    # the name encodings cannot be re-keyed without the names: deleted with each re-keying
+    assert not [p for p in flow.tokens_before if (p.parent / ENCODINGS_FILE).exists()]
 
 
 def test_person_clusters_are_identical_after_rotation(flow: Flow) -> None:
@@ -299,10 +300,7 @@ def test_an_extract_staged_after_rotation_links_to_the_same_people(flow: Flow) -
     # Hashed from raw values with the whole chain v1 -> v2, its tokens equal the re-keyed ones.
     new, old = _tokens(new_path), _tokens(old_path).slice(0, NEW_ROWS)
     assert new.num_rows == NEW_ROWS
-    # Its name encodings are made under v2; the re-keyed file's were dropped by the rotation.
-    encodings = {n for n in new.column_names if n.startswith("bf_")}
-    assert encodings and not encodings & set(old.column_names)
-    for name in set(new.column_names) - encodings:
+    for name in new.column_names:
         assert new.column(name).combine_chunks().equals(old.column(name).combine_chunks()), name
     # Linked with everything else: the old records keep their clusters, and each new record
     # joins the cluster of the record it repeats.

@@ -1,6 +1,6 @@
-"""Staging writes keyed Bloom-filter encodings of the names into the tokens file (linkage zone
-only): one per row, the same for the same name, described in the column's metadata, and never
-in the staged data."""
+"""Staging writes keyed Bloom-filter encodings of the names beside the tokens (linkage zone only):
+one per distinct name token, the same for the same name, close for a typo, and never in the
+staged data."""
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ import pytest
 from hub.agreements import get_agreement
 from hub.pipeline.landing import receive_extract
 from hub.pipeline.process import process_extract
-from hub.privacy.bloom import BLOOM_META, BYTES, ENCODING_TYPE, dice
+from hub.privacy.bloom import (
+    BLOOM_META,
+    BYTES,
+    ENCODING_TYPE,
+    ENCODINGS_FILE,
+    KEY_VERSION_META,
+    dice,
+)
 from tests.api_hub import ApiHub, make_api_hub, write_postcode_lookup
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "extracts" / "police-sv-small.csv"
@@ -41,14 +48,21 @@ def test_names_are_encoded_for_fuzzy_matching_in_the_linkage_zone_only(hub: ApiH
     result = process_extract(hub.settings, hub.engine, hub.keyring, police, extract_id)
     assert result.staged is not None
     tokens = pq.read_table(result.staged.tokens_path)
-    for name, kind in (("bf_forename", "forename"), ("bf_surname", "surname")):
-        field = tokens.schema.field(name)
-        assert field.type == ENCODING_TYPE and ENCODING_TYPE.byte_width == BYTES
-        assert (field.metadata or {})[BLOOM_META].decode().startswith(f"{kind};bits=")
-    surnames = tokens.column("bf_surname").to_pylist()
-    forenames = tokens.column("bf_forename").to_pylist()
-    assert surnames[0] == surnames[1]  # the same surname, the same encoding
-    assert dice(surnames[0], surnames[-1]) >= 0.8  # one letter missing: still close
-    assert dice(forenames[0], forenames[1]) < 0.5  # Ada and Bram
+    encodings = pq.read_table(result.staged.tokens_path.parent / ENCODINGS_FILE)
+    assert encodings.schema.field("encoding").type == ENCODING_TYPE
+    assert ENCODING_TYPE.byte_width == BYTES
+    assert encodings.schema.metadata[BLOOM_META].startswith(b"bits=")
+    assert encodings.schema.metadata[KEY_VERSION_META] == b"1"
+    by_token = {(row["kind"], row["token"]): row["encoding"] for row in encodings.to_pylist()}
+    # Ada, Bram, Cleo; Fixturewright, Testerby, Fixturwright: one row per distinct name
+    assert sorted(k for k, _ in by_token) == ["forename"] * 3 + ["surname"] * 3
+
+    def encoding(kind: str, row: int) -> bytes:
+        return by_token[(kind, tokens.column(f"tok_{kind}")[row].as_py())]
+
+    assert encoding("surname", 0) == encoding("surname", 1)  # the same surname
+    assert dice(encoding("surname", 0), encoding("surname", 3)) >= 0.8  # one letter missing
+    assert dice(encoding("forename", 0), encoding("forename", 1)) < 0.5  # Ada and Bram
+    assert not [n for n in tokens.column_names if n.startswith("bf_")]
     staged = pq.read_schema(result.staged.staged_path)
     assert not [n for n in staged.names if n.startswith(("bf_", "tok_"))]
