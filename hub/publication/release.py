@@ -32,6 +32,7 @@ from hub.errors import NotFoundError
 from hub.linkage import LinkInput, LinkResult, link
 from hub.privacy.keys import Keyring
 from hub.privacy.rotation import TOKENS_FILE, require_current_tokens
+from hub.publication.definitions import flag_events, load_definitions, manifest_entry
 from hub.publication.events import staged_events
 from hub.publication.pseudonyms import (
     project_key_table,
@@ -143,10 +144,12 @@ def publish_release(
     ]
     # Tokens link only under one key version: a rotation in progress must finish first.
     token_version = require_current_tokens([i.tokens_path for i in inputs], keyring)
+    definitions, definitions_digest = load_definitions(settings.contracts_dir)
     fingerprint = hashlib.sha256(
         json.dumps(
             {
                 "extracts": [e.id for e in extracts],
+                "definitions": definitions_digest,
                 "code": code_version(),
                 "keys": [keyring.current(p).label for p in ("pseudonymisation", "release")],
             }
@@ -174,8 +177,11 @@ def publish_release(
             )
         )
         offset += count
-    event_table = pa.concat_tables(events).sort_by(
-        [("event_week", "ascending"), ("source", "ascending"), ("person_key", "ascending")]
+    event_table = flag_events(
+        pa.concat_tables(events).sort_by(
+            [("event_week", "ascending"), ("source", "ascending"), ("person_key", "ascending")]
+        ),
+        definitions,
     )
     person_table = _person_table(event_table)
     multi = int(
@@ -217,6 +223,7 @@ def publish_release(
             "person": {"rows": person_table.num_rows, "sha256": _sha256(tmp / "person.parquet")},
         },
         "projects": projects,
+        "serious_violence_definitions": manifest_entry(definitions, definitions_digest),
         "linkage": {
             "method": "deterministic",
             "records": result.records.num_rows,

@@ -229,3 +229,20 @@ def test_the_demo_reports_linkage_quality_against_the_ground_truth(
     assert quality.split_people < 0.05 * quality.people
     shown = (settings.log_dir / "console.txt").read_text()
     assert f"precision {quality.precision:.4f}" in shown and f"recall {quality.recall:.4f}" in shown
+
+
+def test_events_are_flagged_under_every_serious_violence_definition(
+    demo: tuple[Settings, DemoResult],
+) -> None:
+    _, result = demo
+    events = pq.read_table(result.release.path / "event.parquet")
+    entry = result.release.manifest["serious_violence_definitions"]
+    ids = [d["id"] for d in entry["definitions"]]  # type: ignore[index]
+    assert ids == ["merseyside", "manchester", "cheshire", "lancashire"]
+    assert len(entry["sha256"]) == 64  # type: ignore[index,arg-type]
+    counts = {i: sum(events.column(f"sv_{i}").to_pylist()) for i in ids}
+    # Cheshire's definition is the broadest (domestic abuse, stalking and harassment included)
+    assert counts["cheshire"] > counts["merseyside"] > 0
+    assert counts["cheshire"] > counts["manchester"] > 0
+    harm = events.column("harm_lancashire").to_pylist()
+    assert sum(h for h in harm if h) > 0
