@@ -8,11 +8,15 @@ import json
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
 from hub.cli.demo import DemoResult, run_demo
+from hub.linkage import LinkInput, link
+from hub.linkage.evaluation import evaluate
+from hub.linkage.probabilistic import link_probabilistic
 from hub.pipeline.airflow_env import airflow_environment
 from hub.pipeline.tasks import run_stage
 from hub.privacy.keys import open_keyring
@@ -246,3 +250,36 @@ def test_events_are_flagged_under_every_serious_violence_definition(
     assert counts["cheshire"] > counts["manchester"] > 0
     harm = events.column("harm_lancashire").to_pylist()
     assert sum(h for h in harm if h) > 0
+
+
+def test_probabilistic_linkage_joins_people_the_exact_passes_split(
+    demo: tuple[Settings, DemoResult],
+) -> None:
+    """splink on keyed encodings only (tokens, keyed Bloom filters of names), trained without
+    labels: it joins split people and keeps precision (checked against the ground truth)."""
+    settings, result = demo
+    inputs = [
+        LinkInput(
+            str(i["agreement_id"]),
+            str(i["extract_id"]),
+            settings.zone("linkage") / str(i["agreement_id"]) / str(i["extract_id"])
+            / "tokens.parquet",
+        )
+        for i in result.release.manifest["inputs"]  # type: ignore[union-attr]
+    ]  # fmt: skip
+    exact = link(inputs)
+    links = link_probabilistic(exact, inputs)
+    assert links.compared > 0
+    clusters = exact.records.column("cluster").to_numpy()
+    left = links.pairs.column("record_l").to_numpy()
+    right = links.pairs.column("record_r").to_numpy()
+    assert (clusters[left] != clusters[right]).all()  # only links the exact passes did not make
+    assert all(w is not None for w in links.pairs.column("match_weight").to_pylist())
+    truth = pq.read_table(settings.data_dir / "partners" / "ground_truth" / "truth.parquet")
+    joined = exact.records.set_column(
+        exact.records.column_names.index("cluster"), "cluster", pa.array(links.clusters)
+    )
+    before, after = evaluate(exact.records, truth), evaluate(joined, truth)
+    assert after.precision >= 0.995
+    assert links.pairs.num_rows > 0
+    assert after.recall > before.recall and after.split_people < before.split_people
