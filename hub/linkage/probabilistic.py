@@ -193,7 +193,7 @@ def link_probabilistic(
         scored = con.sql(
             f"SELECT unique_id_l, unique_id_r, match_weight FROM {predictions.physical_name} "
             "ORDER BY unique_id_l, unique_id_r"
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         compared = int(scored.num_rows)
     finally:
         con.close()

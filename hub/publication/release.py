@@ -30,10 +30,12 @@ from hub.agreements.model import Agreement
 from hub.agreements.registry import AgreementRegistry
 from hub.errors import NotFoundError
 from hub.linkage import LinkInput, LinkResult, link
+from hub.privacy.disclosure import strictest
 from hub.privacy.keys import Keyring
 from hub.privacy.rotation import TOKENS_FILE, require_current_tokens
 from hub.publication.definitions import flag_events, load_definitions, manifest_entry
 from hub.publication.events import staged_events
+from hub.publication.place import place_counts
 from hub.publication.pseudonyms import (
     project_key_table,
     project_keys_path,
@@ -184,6 +186,8 @@ def publish_release(
         definitions,
     )
     person_table = _person_table(event_table)
+    disclosure = strictest(agreements[e.agreement_id].disclosure for e in extracts)
+    place_table = place_counts(event_table, disclosure)
     multi = int(
         pc.sum(pc.greater_equal(pc.list_value_length(person_table.column("sources")), 2)).as_py()
         or 0
@@ -194,6 +198,7 @@ def publish_release(
     tmp.mkdir(parents=True, mode=0o755)
     pq.write_table(event_table, tmp / "event.parquet", compression="zstd")
     pq.write_table(person_table, tmp / "person.parquet", compression="zstd")
+    pq.write_table(place_table, tmp / "place.parquet", compression="zstd")
     projects = _write_project_keys(
         tmp, keyring, person_keys, representatives, result, extracts, agreements, now
     )
@@ -221,6 +226,11 @@ def publish_release(
         "tables": {
             "event": {"rows": event_table.num_rows, "sha256": _sha256(tmp / "event.parquet")},
             "person": {"rows": person_table.num_rows, "sha256": _sha256(tmp / "person.parquet")},
+            "place": {
+                "rows": place_table.num_rows,
+                "sha256": _sha256(tmp / "place.parquet"),
+                "disclosure_control": disclosure.as_dict(),
+            },
         },
         "projects": projects,
         "serious_violence_definitions": manifest_entry(definitions, definitions_digest),

@@ -83,9 +83,10 @@ def test_release_is_published_with_a_manifest_naming_its_inputs(
 
 def test_release_has_no_tokens_or_identifier_columns(demo: tuple[Settings, DemoResult]) -> None:
     _, result = demo
-    for name in ("event.parquet", "person.parquet"):
+    for name in ("event.parquet", "person.parquet", "place.parquet"):
         schema = pq.read_schema(result.release.path / name)
-        assert not [f for f in schema.names if f.startswith("tok_")]
+        assert not [f for f in schema.names if f.startswith(("tok_", "bf_"))]
+        assert not [f for f in schema if pa.types.is_fixed_size_binary(f.type)]  # no token
         assert not {"nhs_number", "forename", "surname", "date_of_birth", "postcode", "upn"} & set(
             schema.names
         )
@@ -283,3 +284,17 @@ def test_probabilistic_linkage_joins_people_the_exact_passes_split(
     assert after.precision >= 0.995
     assert links.pairs.num_rows > 0
     assert after.recall > before.recall and after.split_people < before.split_people
+
+
+def test_the_place_table_is_disclosure_controlled(demo: tuple[Settings, DemoResult]) -> None:
+    _, result = demo
+    place = pq.read_table(result.release.path / "place.parquet")
+    entry = result.release.manifest["tables"]["place"]  # type: ignore[index]
+    assert entry["rows"] == place.num_rows > 0  # type: ignore[index]
+    rule = entry["disclosure_control"]  # type: ignore[index]
+    assert rule == {"suppress_at_or_below": 7, "round_to": 5}
+    counts = [n for n in place.column_names if n not in ("area_code", "event_month")]
+    assert {"events", "people", "sv_merseyside", "sv_cheshire"} <= set(counts)
+    published = [v for n in counts for v in place.column(n).to_pylist() if v is not None]
+    assert published and all(v > 7 and v % 5 == 0 for v in published)
+    assert place.column("events").null_count > 0  # small cells exist and are suppressed
