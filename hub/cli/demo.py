@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -32,6 +33,7 @@ from hub.logs import configure_logging
 from hub.pipeline.airflow_env import configure_airflow, migrate_airflow_db
 from hub.pipeline.landing import receive_extract
 from hub.privacy.keys import Keyring, init_keyring, open_keyring
+from hub.publication.measures import DESCRIPTIONS, HOME_OFFICE
 from hub.publication.release import PublishedRelease, current_release, load_release
 from hub.settings import Settings
 from hub.store import Extract, make_engine, session_scope, upgrade
@@ -266,6 +268,20 @@ def _linkage_quality(settings: Settings, release: PublishedRelease) -> LinkageQu
     return evaluate(linked.records, truth)
 
 
+def _print_measures(console: Console, release: PublishedRelease) -> None:
+    """The Home Office measures of the release: sums of its published (disclosure-controlled)
+    area-by-month cells, so small cells count as nothing."""
+    table = pq.read_table(release.path / "measures.parquet")
+    shown = []
+    for measure in HOME_OFFICE:
+        cells = table.filter(pc.equal(table.column("measure"), measure)).column("value")
+        shown.append(f"{DESCRIPTIONS[measure]} [bold]{int(pc.sum(cells).as_py() or 0):,}[/]")
+    console.print(
+        "Home Office measures (sums of the published area-by-month cells, small cells "
+        "suppressed): " + "; ".join(shown) + "."
+    )
+
+
 def _current_release(settings: Settings) -> PublishedRelease:
     """The release the one-picture DAG published."""
     release_id = current_release(settings)
@@ -339,6 +355,7 @@ def _print_summary(console: Console, settings: Settings, result: DemoResult) -> 
         f"{quality.true_pairs:,} true pairs of records; {quality.split_people:,} people split, "
         f"{quality.merged_clusters:,} clusters merging two people."
     )
+    _print_measures(console, release)
     _print_quarantine(console, result.quarantined)
     console.print(f"Release [bold]{release.release_id}[/] is at {release.path}")
     console.print(f"  manifest: {release.path / 'manifest.json'}")

@@ -23,7 +23,9 @@ definitions are a file, ``contracts/definitions/serious-violence.yaml``, not cod
 An event counts under a definition when an ``include`` rule matches it and no ``exclude`` rule
 does. A rule matches when every condition it states holds: ``codes`` (the Home Office offence
 code is one of them), ``types`` (the event type, lower case, is one of them), ``any_flag`` (at
-least one of these flags is true), ``all_flags`` (every one is true), ``no_flag`` (none is true).
+least one of these flags is true), ``all_flags`` (every one is true), ``no_flag`` (none is true),
+``roles`` (the person's role in the event is one of them), ``age_under`` (the age band lies
+wholly below this age).
 A flag that the source does not record (null) is not true. The release's ``event`` table gets a
 boolean ``sv_<id>`` column per definition, and ``harm_<id>`` (days) for a definition with harm
 weights; the manifest records the file's digest and each definition.
@@ -58,13 +60,17 @@ class Rule(_Strict):
     any_flag: tuple[Flag, ...] = ()
     all_flags: tuple[Flag, ...] = ()
     no_flag: tuple[Flag, ...] = ()
+    roles: tuple[str, ...] = ()  # the person's role in the event (victim, suspect, patient...)
+    age_under: int | None = Field(default=None, ge=1)  # age band wholly below this age
     note: str | None = None
 
     @model_validator(mode="after")
     def _is_a_condition(self) -> Rule:
-        if not (self.codes or self.types or self.any_flag or self.all_flags or self.no_flag):
+        stated = (self.codes, self.types, self.any_flag, self.all_flags, self.no_flag, self.roles)
+        if not any(stated) and self.age_under is None:
             raise ValueError(
-                "a rule needs at least one of codes, types, any_flag, all_flags, no_flag"
+                "a rule needs at least one of codes, types, any_flag, all_flags, no_flag, roles, "
+                "age_under"
             )
         unknown = sorted(set(self.any_flag + self.all_flags + self.no_flag) - set(FLAGS))
         if unknown:
@@ -121,7 +127,8 @@ def _flag(events: pa.Table, name: str) -> pa.Array:
     return pc.fill_null(events.column(f"flag_{name}").combine_chunks(), False)
 
 
-def _matches(rule: Rule, events: pa.Table) -> pa.Array:
+def matches(rule: Rule, events: pa.Table) -> pa.Array:
+    """Whether each event meets every condition ``rule`` states."""
     conditions: list[pa.Array] = []
     if rule.codes:
         codes = events.column("ho_offence_code").combine_chunks()
@@ -136,15 +143,28 @@ def _matches(rule: Rule, events: pa.Table) -> pa.Array:
         conditions.append(reduce(pc.and_, [_flag(events, f) for f in rule.all_flags]))
     if rule.no_flag:
         conditions.append(pc.invert(reduce(pc.or_, [_flag(events, f) for f in rule.no_flag])))
+    if rule.roles:
+        roles = events.column("role").combine_chunks()
+        wanted = pa.array([r.lower() for r in rule.roles], pa.string())
+        conditions.append(pc.fill_null(pc.is_in(roles, wanted), False))
+    if rule.age_under is not None:
+        conditions.append(_age_under(events.column("age_band").combine_chunks(), rule.age_under))
     return reduce(pc.and_, conditions)
+
+
+def _age_under(bands: pa.Array, age: int) -> pa.Array:
+    """Whether each age band ("18-24", "65+") lies wholly below ``age`` (false when unknown)."""
+    upper = pc.extract_regex(bands, pattern=r"^\d+-(?P<high>\d+)$")
+    high = pc.cast(pc.struct_field(upper, "high"), pa.int64())
+    return pc.fill_null(pc.less(high, age), False)
 
 
 def counts_under(definition: Definition, events: pa.Table) -> pa.Array:
     """Whether each event counts under ``definition`` (never null)."""
-    included = reduce(pc.or_, [_matches(r, events) for r in definition.include])
+    included = reduce(pc.or_, [matches(r, events) for r in definition.include])
     if not definition.exclude:
         return included
-    excluded = reduce(pc.or_, [_matches(r, events) for r in definition.exclude])
+    excluded = reduce(pc.or_, [matches(r, events) for r in definition.exclude])
     return pc.and_(included, pc.invert(excluded))
 
 

@@ -35,6 +35,8 @@ from hub.privacy.keys import Keyring
 from hub.privacy.rotation import TOKENS_FILE, require_current_tokens
 from hub.publication.definitions import flag_events, load_definitions, manifest_entry
 from hub.publication.events import staged_events
+from hub.publication.measures import DESCRIPTIONS as MEASURE_DESCRIPTIONS
+from hub.publication.measures import compute_measures
 from hub.publication.place import place_counts
 from hub.publication.pseudonyms import (
     project_key_table,
@@ -188,6 +190,7 @@ def publish_release(
     person_table = _person_table(event_table)
     disclosure = strictest(agreements[e.agreement_id].disclosure for e in extracts)
     place_table = place_counts(event_table, disclosure)
+    measures_table = compute_measures(event_table, disclosure)
     multi = int(
         pc.sum(pc.greater_equal(pc.list_value_length(person_table.column("sources")), 2)).as_py()
         or 0
@@ -199,6 +202,7 @@ def publish_release(
     pq.write_table(event_table, tmp / "event.parquet", compression="zstd")
     pq.write_table(person_table, tmp / "person.parquet", compression="zstd")
     pq.write_table(place_table, tmp / "place.parquet", compression="zstd")
+    pq.write_table(measures_table, tmp / "measures.parquet", compression="zstd")
     projects = _write_project_keys(
         tmp, keyring, person_keys, representatives, result, extracts, agreements, now
     )
@@ -230,6 +234,12 @@ def publish_release(
                 "rows": place_table.num_rows,
                 "sha256": _sha256(tmp / "place.parquet"),
                 "disclosure_control": disclosure.as_dict(),
+            },
+            "measures": {
+                "rows": measures_table.num_rows,
+                "sha256": _sha256(tmp / "measures.parquet"),
+                "disclosure_control": disclosure.as_dict(),
+                "measures": MEASURE_DESCRIPTIONS,
             },
         },
         "projects": projects,

@@ -298,3 +298,17 @@ def test_the_place_table_is_disclosure_controlled(demo: tuple[Settings, DemoResu
     published = [v for n in counts for v in place.column(n).to_pylist() if v is not None]
     assert published and all(v > 7 and v % 5 == 0 for v in published)
     assert place.column("events").null_count > 0  # small cells exist and are suppressed
+
+
+def test_measures_are_published_controlled_and_shown(demo: tuple[Settings, DemoResult]) -> None:
+    settings, result = demo
+    measures = pq.read_table(result.release.path / "measures.parquet")
+    entry = result.release.manifest["tables"]["measures"]  # type: ignore[index]
+    assert entry["rows"] == measures.num_rows > 0  # type: ignore[index]
+    names = set(measures.column("measure").to_pylist())
+    assert {"ed_knife_assault", "police_knife_sv", "homicide", "victims"} <= names
+    assert names <= set(entry["measures"])  # type: ignore[index,arg-type]
+    values = [v for v in measures.column("value").to_pylist() if v is not None]
+    assert values and all(v > 7 and v % 5 == 0 for v in values)
+    shown = (settings.log_dir / "console.txt").read_text()
+    assert "Home Office measures" in shown and "Homicides (victims)" in shown
