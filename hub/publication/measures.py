@@ -19,19 +19,22 @@ Local measures:
   more partners over the whole release.
 
 Each row is a measure, an area (``area_code``: where the event happened or, for a source that
-does not record it such as ED attendances, the person's home area) and a month (``event_month``),
-and its value, controlled like every analyst-facing aggregate (``hub.privacy.disclosure``).
-Events without any area or a month are left out.
+does not record it such as ED attendances, the person's home area; by local authority when the
+partnership's postcode reference names them, since most LSOA-month counts would be suppressed)
+and a month (``event_month``), and its value, controlled like every analyst-facing aggregate
+(``hub.privacy.disclosure``). Events without any area or a month are left out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from hub.privacy.disclosure import DisclosureRule, control
 from hub.publication.definitions import Rule, matches
@@ -115,9 +118,40 @@ def _known_to_many(events: pa.Table) -> pa.Table:
     return sources.filter(pc.greater_equal(sources.column("source_count_distinct"), 2))
 
 
-def compute_measures(events: pa.Table, rule: DisclosureRule) -> pa.Table:
-    """Every measure by area and month, controlled; sorted by measure, area, month."""
+def local_authorities(reference: Path) -> dict[str, str] | None:
+    """LSOA code -> local authority from the partnership's postcode reference file
+    (``postcode,lsoa_code,...,local_authority``); None when it has no local authority."""
+    if not reference.is_file():
+        return None
+    names = pacsv.read_csv(reference)
+    if "local_authority" not in names.column_names or "lsoa_code" not in names.column_names:
+        return None
+    pairs = (
+        names.select(["lsoa_code", "local_authority"])
+        .group_by(["lsoa_code", "local_authority"], use_threads=False)
+        .aggregate([])
+    )
+    return dict(
+        zip(
+            pairs.column("lsoa_code").to_pylist(),
+            pairs.column("local_authority").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def compute_measures(
+    events: pa.Table, rule: DisclosureRule, areas: dict[str, str] | None = None
+) -> pa.Table:
+    """Every measure by area and month, controlled; sorted by measure, area, month.
+
+    With ``areas`` (LSOA -> local authority), measures are by local authority: counts of a few
+    LSOAs would nearly all be suppressed. An LSOA it does not know is left out."""
     area = pc.coalesce(events.column("area_code"), events.column("home_area"))
+    if areas is not None:
+        lsoas = pa.array(list(areas), pa.string())
+        names = pa.array(list(areas.values()), pa.string())
+        area = pc.take(names, pc.index_in(area, value_set=lsoas))
     events = events.set_column(events.column_names.index("area_code"), "area_code", area)
     located = events.filter(
         pc.and_(pc.is_valid(events.column("area_code")), pc.is_valid(events.column("event_month")))

@@ -36,7 +36,7 @@ from hub.privacy.rotation import TOKENS_FILE, require_current_tokens
 from hub.publication.definitions import flag_events, load_definitions, manifest_entry
 from hub.publication.events import staged_events
 from hub.publication.measures import DESCRIPTIONS as MEASURE_DESCRIPTIONS
-from hub.publication.measures import compute_measures
+from hub.publication.measures import compute_measures, local_authorities
 from hub.publication.place import place_counts
 from hub.publication.pseudonyms import (
     project_key_table,
@@ -149,11 +149,13 @@ def publish_release(
     # Tokens link only under one key version: a rotation in progress must finish first.
     token_version = require_current_tokens([i.tokens_path for i in inputs], keyring)
     definitions, definitions_digest = load_definitions(settings.contracts_dir)
+    reference = settings.reference_dir / "postcode_lsoa.csv"  # measures' local authorities
     fingerprint = hashlib.sha256(
         json.dumps(
             {
                 "extracts": [e.id for e in extracts],
                 "definitions": definitions_digest,
+                "areas": _sha256(reference) if reference.is_file() else None,
                 "code": code_version(),
                 "keys": [keyring.current(p).label for p in ("pseudonymisation", "release")],
             }
@@ -190,7 +192,8 @@ def publish_release(
     person_table = _person_table(event_table)
     disclosure = strictest(agreements[e.agreement_id].disclosure for e in extracts)
     place_table = place_counts(event_table, disclosure)
-    measures_table = compute_measures(event_table, disclosure)
+    areas = local_authorities(reference)
+    measures_table = compute_measures(event_table, disclosure, areas)
     multi = int(
         pc.sum(pc.greater_equal(pc.list_value_length(person_table.column("sources")), 2)).as_py()
         or 0
@@ -239,6 +242,7 @@ def publish_release(
                 "rows": measures_table.num_rows,
                 "sha256": _sha256(tmp / "measures.parquet"),
                 "disclosure_control": disclosure.as_dict(),
+                "area": "local authority" if areas is not None else "LSOA",
                 "measures": MEASURE_DESCRIPTIONS,
             },
         },

@@ -305,6 +305,7 @@ def test_measures_are_published_controlled_and_shown(demo: tuple[Settings, DemoR
     measures = pq.read_table(result.release.path / "measures.parquet")
     entry = result.release.manifest["tables"]["measures"]  # type: ignore[index]
     assert entry["rows"] == measures.num_rows > 0  # type: ignore[index]
+    assert entry["area"] == "local authority"  # type: ignore[index]  # the reference names them
     names = set(measures.column("measure").to_pylist())
     assert {"ed_knife_assault", "police_knife_sv", "homicide", "victims"} <= names
     assert names <= set(entry["measures"])  # type: ignore[index,arg-type]

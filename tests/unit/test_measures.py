@@ -5,12 +5,13 @@ disclosure-controlled."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 
 from hub.privacy.disclosure import DisclosureRule
 from hub.publication.events import EVENT_SCHEMA
-from hub.publication.measures import compute_measures
+from hub.publication.measures import compute_measures, local_authorities
 
 JAN = date(2026, 1, 1)
 
@@ -105,3 +106,23 @@ def test_a_source_without_an_event_area_counts_in_the_home_area() -> None:
     rows += [{**ed, "person_key": "z", "area_code": None, "home_area": None}]  # no area at all
     measures = compute_measures(_table(rows), LOOSE)
     assert _values(measures, "ed_knife_assault") == {("H", JAN): 10}
+
+
+def test_measures_by_local_authority(tmp_path: Path) -> None:
+    reference = tmp_path / "postcode_lsoa.csv"
+    reference.write_text(
+        "postcode,lsoa_code,lsoa_name,local_authority\n"
+        "L1 1AA,A,Town 001A,Townshire\nL1 1AB,A,Town 001A,Townshire\nL2 2AA,B,Town 002A,Townshire\n"
+        "L3 3AA,C,Vale 001A,Valeshire\n"
+    )
+    areas = local_authorities(reference)
+    assert areas == {"A": "Townshire", "B": "Townshire", "C": "Valeshire"}
+    homicide = {"source": "police", "ho_offence_code": "001/01", "role": "victim"}
+    rows = [{**homicide, "person_key": f"a{i}", "area_code": "A"} for i in range(5)]
+    rows += [{**homicide, "person_key": f"b{i}", "area_code": "B"} for i in range(5)]
+    rows += [{**homicide, "person_key": "z", "area_code": "Z"}]  # not in the reference: left out
+    by_lsoa = compute_measures(_table(rows), LOOSE)
+    assert _values(by_lsoa, "homicide") == {("A", JAN): None, ("B", JAN): None, ("Z", JAN): None}
+    by_authority = compute_measures(_table(rows), LOOSE, areas)
+    assert _values(by_authority, "homicide") == {("Townshire", JAN): 10}
+    assert local_authorities(tmp_path / "missing.csv") is None
