@@ -34,5 +34,6 @@ browser:
 test: lint typecheck browser
 	$(UV_RUN) pytest
 
+# The development keyring is useless without var/secrets/master.key, so it goes with var/.
 clean:
-	rm -rf var .venv
+	rm -rf var .venv keys/keyring.json
