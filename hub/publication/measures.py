@@ -111,7 +111,7 @@ def _repeats(events: pa.Table) -> pa.Array:
 
 
 def _known_to_many(events: pa.Table) -> pa.Table:
-    """Per person, whether they are known to two or more sources in the release."""
+    """The people known to two or more sources in the release (one row each)."""
     sources = events.group_by("person_key", use_threads=False).aggregate(
         [("source", "count_distinct")]
     )
