@@ -137,7 +137,9 @@ class InProcessTrigger:
 
     def resume_waiting(self) -> int:
         """Queue every extract still ``received`` (the hub stopped before staging it, or its
-        trigger failed) whose agreement version is in the contracts; returns how many."""
+        trigger failed) or left ``processing`` (the hub was killed while staging it: only this
+        process stages on the embedded default, and staging again gives the same files) whose
+        agreement version is in the contracts; returns how many."""
         from sqlalchemy import select
 
         from hub.agreements.loader import load_agreements_leniently
@@ -147,7 +149,7 @@ class InProcessTrigger:
         with session_scope(self._engine) as session:
             waiting = session.execute(
                 select(Extract.id, Extract.agreement_id, Extract.agreement_version)
-                .where(Extract.status == "received")
+                .where(Extract.status.in_(("received", "processing")))
                 .order_by(Extract.received_at)
             ).all()
         resumed = 0
@@ -158,7 +160,7 @@ class InProcessTrigger:
             self.extract_received(agreement, extract_id)
             resumed += 1
         if resumed:
-            log.info("%d received extract(s) queued for staging at start", resumed)
+            log.info("%d waiting or interrupted extract(s) queued for staging at start", resumed)
         if len(waiting) > resumed:
             log.warning(
                 "%d received extract(s) wait under an agreement version no longer in the "

@@ -207,3 +207,21 @@ def test_the_web_app_owns_one_trigger_and_closes_it_on_shutdown(
     assert _status(hub, extract_id) == "staged"
     with pytest.raises(InfrastructureError):  # closed with the app
         owned.trigger.extract_received(police, extract_id)
+
+
+def test_extracts_waiting_or_interrupted_are_staged_when_the_hub_starts(
+    hub: ApiHub, police: Agreement
+) -> None:
+    waiting = _receive(hub, police)
+    interrupted = _receive(hub, police, SMALL_CSV + SMALL_CSV.split(b"\n", 1)[1])
+    with session_scope(hub.engine) as session:
+        record = session.get(Extract, interrupted)
+        assert record is not None
+        record.status = "processing"  # as a hub killed while staging it leaves it
+    trigger = InProcessTrigger(hub.settings, hub.engine)
+    try:
+        assert trigger.resume_waiting() == 2
+        assert trigger.wait_idle(WAIT)
+    finally:
+        trigger.close()
+    assert (_status(hub, waiting), _status(hub, interrupted)) == ("staged", "staged")
