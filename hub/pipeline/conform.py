@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.agreements.model import FieldSpec
-from hub.pipeline.report import QualityTally
 
 DEFAULT_FORMATS = {
     "date": ("%Y-%m-%d",),
@@ -88,11 +87,3 @@ def conform(spec: FieldSpec, raw: pa.Array) -> Conformed:
     typed = _typed(spec, values)
     failures.append((f"type:{spec.type}", pc.and_(present, pc.is_null(typed))))
     return Conformed(typed, tuple(failures))
-
-
-def cast_field(spec: FieldSpec, raw: pa.Array, rows: pa.Array, tally: QualityTally) -> pa.Array:
-    """The typed column for one field; failures are tallied under rule ``type:<type>``."""
-    conformed = conform(spec, raw)
-    for rule, failed in conformed.failures:
-        tally.add(spec.name, rule, failed, rows)
-    return conformed.values

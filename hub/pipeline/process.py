@@ -81,11 +81,12 @@ def _validation(
 
 
 def _data_docs(
-    settings: Settings, agreement: Agreement, extract_id: str, outcome: QualityOutcome
+    settings: Settings, validation: Validation, extract_id: str, outcome: QualityOutcome
 ) -> str | None:
-    """Build the extract's Data Docs; a failure to render is logged, never fatal."""
-    folder = docs_dir(settings, agreement.id, extract_id)
-    suite = effective_suite(agreement, expectations_dir_for(settings.contracts_dir))
+    """Build the extract's Data Docs (with the suite it was validated against); a failure to
+    render is logged, never fatal."""
+    folder = docs_dir(settings, validation.agreement.id, extract_id)
+    suite = dict(validation.suite)
     try:
         index = build_data_docs(outcome.result, suite, folder)
     except Exception as exc:  # rendering is a convenience; the report holds the findings
@@ -142,7 +143,7 @@ def process_extract(
     assert outcome is not None  # staging was given the validation
     report = _merged_report(agreement, staged)
     started = time.perf_counter()
-    report["data_docs"] = _data_docs(settings, agreement, extract_id, outcome)
+    report["data_docs"] = _data_docs(settings, validation, extract_id, outcome)
     if timings is not None:
         timings["data_docs"] = time.perf_counter() - started
     if not staged.kept:

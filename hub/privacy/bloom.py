@@ -35,7 +35,6 @@ ENCODING_TYPE = pa.binary(BYTES)
 ENCODINGS_FILE = "encodings.parquet"
 BLOOM_META = b"svd-hub:bloom"  # the encodings file's schema metadata: "bits=..;hashes=.."
 KEY_VERSION_META = b"svd-hub:key_version"  # as in tokens files
-_CACHE_LIMIT = 500_000  # names remembered per encoder (about 100 bytes each)
 
 
 def bigrams(name: str) -> list[str]:
@@ -74,7 +73,8 @@ class NameEncodings:
         if known:
             fresh = pc.invert(pc.is_in(names, value_set=pa.concat_arrays(known)))
             names, tokens = names.filter(fresh), tokens.filter(fresh)
-        names, tokens = names.filter(pc.is_valid(names)), tokens.filter(pc.is_valid(names))
+        present = pc.is_valid(names)
+        names, tokens = names.filter(present), tokens.filter(present)
         if not len(names):
             return
         known.append(names)
@@ -106,9 +106,9 @@ class NameEncodings:
 class BloomEncoder:
     """Encodes canonical names of one kind (``forename``, ``surname``) under a key chain.
 
-    Bigram positions and whole encodings are remembered, so a file whose names repeat (most do)
-    costs one HMAC per distinct bigram and a little numpy per distinct name. Not thread-safe:
-    one encoder per thread.
+    Bigram positions are remembered, so an extract costs one HMAC per distinct bigram and a
+    little numpy per distinct name of each call (staging calls it only with names not seen in
+    an earlier batch: ``NameEncodings``). Not thread-safe: one encoder per thread.
     """
 
     def __init__(self, keys: Sequence[DataKey], kind: str) -> None:
@@ -118,7 +118,6 @@ class BloomEncoder:
         self._keys = tuple(keys)
         self._domain = f"bloom:{kind}"
         self._positions: dict[str, np.ndarray] = {}
-        self._encoded: dict[str, bytes] = {}
 
     def _learn(self, grams: set[str]) -> None:
         new = sorted(g for g in grams if g not in self._positions)
@@ -133,15 +132,12 @@ class BloomEncoder:
     def encode(self, names: pa.Array | pa.ChunkedArray) -> pa.Array:
         """The filter of each name (``ENCODING_TYPE``); null for a null name."""
         values: list[str | None] = names.to_pylist()
-        missing = {v for v in values if v is not None and v not in self._encoded}
-        if missing:
-            if len(self._encoded) + len(missing) > _CACHE_LIMIT:
-                self._encoded.clear()
-            self._learn({g for v in missing for g in bigrams(v)})
-            for value in missing:
-                bits = np.zeros(BITS, np.uint8)
-                for gram in bigrams(value):
-                    bits[self._positions[gram]] = 1
-                self._encoded[value] = np.packbits(bits).tobytes()
-        encoded = self._encoded
+        distinct = {v for v in values if v is not None}
+        self._learn({g for v in distinct for g in bigrams(v)})
+        encoded: dict[str, bytes] = {}
+        for value in distinct:
+            bits = np.zeros(BITS, np.uint8)
+            for gram in bigrams(value):
+                bits[self._positions[gram]] = 1
+            encoded[value] = np.packbits(bits).tobytes()
         return pa.array([None if v is None else encoded[v] for v in values], ENCODING_TYPE)
