@@ -114,6 +114,7 @@ class KeyPurpose(StrEnum):
     PSEUDONYMISATION = "pseudonymisation"
     RELEASE = "release"
     LANDING = "landing"
+    ENCODING = "encoding"
 
 
 @keys_app.command("rotate")
@@ -122,8 +123,10 @@ def keys_rotate(
     purpose: Annotated[
         KeyPurpose,
         typer.Option(
-            help="pseudonymisation: re-key every tokens file (no raw data needed); landing: new "
-            "sealed files use the new key; release: new releases use the new key"
+            help="pseudonymisation: re-key every tokens file and name encodings' tokens (no raw "
+            "data needed); landing: new sealed files use the new key; release: new releases use "
+            "the new key; encoding: new name encodings use the new key and the old ones are "
+            "deleted (they cannot be re-keyed; links already made are kept)"
         ),
     ] = KeyPurpose.PSEUDONYMISATION,
 ) -> None:
@@ -166,6 +169,11 @@ def keys_rotate(
         )
         if result.resumed:
             out.print("run `hub keys rotate` again to add another version")
+    if result.purpose == "encoding":
+        out.print(
+            f"name encodings deleted: {result.encodings_dropped} (their extracts now link on "
+            "exact tokens only; staging them again encodes them under the new key)"
+        )
 
 
 @keys_app.command("status")

@@ -114,6 +114,7 @@ class _BatchProcessor:
         self,
         agreement: Agreement,
         keys: list[DataKey],
+        encoding_key: DataKey,
         tally: QualityTally,
         settings: Settings,
         today: date,
@@ -135,7 +136,9 @@ class _BatchProcessor:
         }
         self._lsoa: generalise.LsoaLookup | None = None
         self._blooms: dict[IdentifierType, bloom.BloomEncoder] = {}
-        self.encodings = bloom.NameEncodings(keys[-1].version)  # filled by the tokens thread
+        self.encoding_key = encoding_key  # the names' Bloom filters (hub.privacy.bloom)
+        # filled by the tokens thread
+        self.encodings = bloom.NameEncodings(keys[-1].version, encoding_key.version)
         self._settings = settings
 
     def lsoa(self) -> generalise.LsoaLookup:
@@ -230,7 +233,7 @@ class _BatchProcessor:
     def _bloom(self, kind: IdentifierType) -> bloom.BloomEncoder:
         """The encoder of one name kind (used by the tokens writer's thread only)."""
         if kind not in self._blooms:
-            self._blooms[kind] = bloom.BloomEncoder(self.keys, kind.value)
+            self._blooms[kind] = bloom.BloomEncoder([self.encoding_key], kind.value)
         return self._blooms[kind]
 
     def _banded(self, spec: FieldSpec, ages: pa.Array) -> pa.Array:
@@ -558,7 +561,9 @@ def stage_extract(
     tally = QualityTally(agreement.id)
     keys = keyring.chain(PSEUDONYMISATION)  # tokens equal older ones re-keyed by rotation
     clock = Clock(timings)
-    processor = _BatchProcessor(agreement, keys, tally, settings, today, clock)
+    processor = _BatchProcessor(
+        agreement, keys, keyring.current(bloom.ENCODING), tally, settings, today, clock
+    )
     hmac_batch.expect(_expected_hashes(agreement, landing.stat().st_size, len(keys)), wait=False)
     stage_dir = settings.zone("staging") / agreement.id / extract_id
     link_dir = settings.zone("linkage") / agreement.id / extract_id

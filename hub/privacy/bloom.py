@@ -2,31 +2,42 @@
 
 A name is split into bigrams of its canonical form padded with ``_`` (``ANN`` -> ``_A``, ``AN``,
 ``NN``, ``N_``). Each bigram sets ``HASHES`` of the ``BITS`` bits of the filter, at positions
-read from its keyed hash: HMAC-SHA-256 under the pseudonymisation key chain (the same chain as
-tokens, ``hub.privacy.tokens``) with a subkey per name kind (``bloom:forename``,
-``bloom:surname``). Without the key nobody can tell which bits a bigram sets. Two spellings of a
-name share most bigrams, so their filters share most bits: the Dice coefficient
-``2 |A & B| / (|A| + |B|)`` is high for typos and transpositions (``MOHAMMED``/``MOHAMED``: 0.9)
-and low for different names. Linkage compares them in SQL (``bit_count`` of the AND).
+read from its keyed hash: HMAC-SHA-256 under the keyring's ``encoding`` key with a subkey per name
+kind (``bloom:forename``, ``bloom:surname``). Without the key nobody can tell which bits a bigram
+sets. Two spellings of a name share most bigrams, so their filters share most bits: the Dice
+coefficient ``2 |A & B| / (|A| + |B|)`` is high for typos and transpositions
+(``MOHAMMED``/``MOHAMED``: 0.9) and low for different names. Linkage compares them in SQL
+(``bit_count`` of the AND).
 
 Encodings live in the linkage zone beside the tokens, once per distinct name:
 ``encodings.parquet`` holds ``kind`` (forename, surname), the name's ``token`` (as in
 ``tokens.parquet``) and its ``encoding`` (``fixed_size_binary(BITS / 8)``); linkage joins them to
-records by token. They are never published. A filter cannot be re-keyed without the name, so a
-key rotation deletes the encodings of the files it re-keys (those extracts then link on exact
-tokens only until they are staged again).
+records by token. They are never published. The schema metadata records the pseudonymisation key
+version of the ``token`` column and the encoding key version of the filters.
+
+Why a key of their own: a filter cannot be re-keyed without the name. Under the pseudonymisation
+key, every token rotation would have to delete them, and people linked by a fuzzy name match would
+come apart after a rotation. So a pseudonymisation rotation re-keys the ``token`` column only
+(``hub.privacy.rotation``), and the filters stay under the ``encoding`` key, which rotates on its
+own, rarely (when it may be compromised): rotating it deletes every encodings file, and extracts
+staged before then compare on exact tokens only (links already made are kept by the linkage
+state, ``hub.linkage.state``). The trade-off: whoever holds the encoding key and the encodings
+can attack the filters for as long as they are kept (docs/privacy.md).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from hub.privacy.keys import DataKey
-from hub.privacy.tokens import keyed_hash_chain
+from hub.privacy.tokens import keyed_hash_chain, rekey
 
 BITS = 512  # filter length: 64 bytes
 HASHES = 16  # positions per bigram: the sixteen 16-bit words of one HMAC-SHA-256 digest
@@ -34,7 +45,9 @@ BYTES = BITS // 8
 ENCODING_TYPE = pa.binary(BYTES)
 ENCODINGS_FILE = "encodings.parquet"
 BLOOM_META = b"svd-hub:bloom"  # the encodings file's schema metadata: "bits=..;hashes=.."
-KEY_VERSION_META = b"svd-hub:key_version"  # as in tokens files
+KEY_VERSION_META = b"svd-hub:key_version"  # the token column's pseudonymisation key version
+ENCODING_KEY_META = b"svd-hub:encoding_key_version"  # the filters' encoding key version
+ENCODING = "encoding"  # the keyring purpose of the filters' key
 
 
 def bigrams(name: str) -> list[str]:
@@ -61,8 +74,9 @@ class NameEncodings:
     only while the extract is processed, as every raw value is.
     """
 
-    def __init__(self, key_version: int) -> None:
+    def __init__(self, key_version: int, encoding_version: int) -> None:
         self.key_version = key_version
+        self.encoding_version = encoding_version
         self._seen: dict[tuple[str, bytes], bytes] = {}
         self._names: dict[str, list[pa.Array]] = {}
 
@@ -91,6 +105,7 @@ class NameEncodings:
             metadata={
                 BLOOM_META: f"bits={BITS};hashes={HASHES}".encode(),
                 KEY_VERSION_META: str(self.key_version).encode(),
+                ENCODING_KEY_META: str(self.encoding_version).encode(),
             },
         )
         return pa.table(
@@ -104,7 +119,8 @@ class NameEncodings:
 
 
 class BloomEncoder:
-    """Encodes canonical names of one kind (``forename``, ``surname``) under a key chain.
+    """Encodes canonical names of one kind (``forename``, ``surname``) under the encoding key
+    (``keys`` is a sequence so that a chain could be used; the hub passes the current key only).
 
     Bigram positions are remembered, so an extract costs one HMAC per distinct bigram and a
     little numpy per distinct name of each call (staging calls it only with names not seen in
@@ -141,3 +157,44 @@ class BloomEncoder:
                 bits[self._positions[gram]] = 1
             encoded[value] = np.packbits(bits).tobytes()
         return pa.array([None if v is None else encoded[v] for v in values], ENCODING_TYPE)
+
+
+def encodings_versions(path: Path) -> tuple[int, int]:
+    """An encodings file's (pseudonymisation key version of its tokens, encoding key version of
+    its filters); encoding version 0 for files from before the encoding key existed (their
+    filters were made under the pseudonymisation key and compare with nothing now)."""
+    metadata = pq.read_schema(path).metadata or {}
+    return (
+        int(metadata.get(KEY_VERSION_META, b"1")),
+        int(metadata.get(ENCODING_KEY_META, b"0")),
+    )
+
+
+def rekey_encodings(path: Path, key: DataKey, domains: dict[str, str]) -> None:
+    """Re-key the ``token`` column of one encodings file a step, to ``key`` (pseudonymisation),
+    leaving the filters as they are: written under a temporary name, then renamed over the file.
+    ``domains`` gives the token domain of each name column (``tok_forename``...) of the extract's
+    tokens file; rows of a kind without one are dropped (they would join no record)."""
+    table = pq.read_table(path)
+    parts = []
+    for kind in sorted(set(table.column("kind").to_pylist())):
+        rows = table.filter(pc.equal(table.column("kind"), kind))
+        domain = domains.get(f"tok_{kind}")
+        if domain is None:
+            continue
+        tokens = rekey(rows.column("token").combine_chunks(), key, domain)
+        parts.append(rows.set_column(1, "token", tokens.cast(pa.binary(32))))
+    schema = table.schema.with_metadata(
+        {**(table.schema.metadata or {}), KEY_VERSION_META: str(key.version).encode()}
+    )
+    rekeyed = pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
+    rekeyed = rekeyed.sort_by([("kind", "ascending"), ("token", "ascending")])
+    tmp = path.with_name(f".{path.name}.rekey-{os.getpid()}.tmp")
+    try:
+        pq.write_table(rekeyed.replace_schema_metadata(schema.metadata), tmp)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

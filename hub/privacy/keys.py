@@ -9,17 +9,28 @@ silently: new keys would break linkage with everything already pseudonymised.
 Keys rotate by adding a version (``Keyring.rotate``); old versions are kept, because sealed landing
 files name the version that wrapped them and pseudonymisation tokens are a chain over every
 version (``hub.privacy.rotation``).
+
+The purposes: ``pseudonymisation`` (tokens), ``landing`` (sealing landing files), ``release``
+(release person keys) and ``encoding`` (the positions of name bigrams in the keyed Bloom filters
+used for fuzzy linkage, ``hub.privacy.bloom``: kept apart from pseudonymisation because a filter
+cannot be re-keyed without the name, so it must survive token rotations). A keyring made before a
+purpose existed gets version 1 of it the first time it is opened (under a lock, so two processes
+cannot add two different keys).
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import importlib
 import json
+import logging
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +44,9 @@ from hub.settings import Settings
 
 KEYRING_FORMAT = "svd-hub-keyring"
 KEYRING_FILE = "keyring.json"
-PURPOSES = ("pseudonymisation", "landing", "release")
+PURPOSES = ("pseudonymisation", "landing", "release", "encoding")
+
+log = logging.getLogger(__name__)
 _NONCE = 12
 
 
@@ -196,6 +209,22 @@ class Keyring:
 
     @classmethod
     def load(cls, key_dir: Path, master: MasterKeyProvider) -> Keyring:
+        """The keyring in ``key_dir``; a purpose it lacks (made before the purpose existed) is
+        added at version 1 and saved, under a lock."""
+        ring = cls._read(key_dir, master)
+        if all(ring.versions(p) for p in PURPOSES):
+            return ring
+        with _locked(key_dir):
+            ring = cls._read(key_dir, master)  # another process may have added them meanwhile
+            missing = [p for p in PURPOSES if not ring.versions(p)]
+            if missing:
+                ring._keys.extend(DataKey(p, 1, secrets.token_bytes(32)) for p in missing)
+                ring.save()
+                log.warning("added version 1 of the %s key to the keyring", ", ".join(missing))
+        return ring
+
+    @classmethod
+    def _read(cls, key_dir: Path, master: MasterKeyProvider) -> Keyring:
         path = key_dir / KEYRING_FILE
         if not path.exists():
             raise KeyringError(
@@ -301,21 +330,34 @@ class Keyring:
             raise KeyringError(
                 f"unknown key purpose {purpose!r}", hint=f"purposes are {', '.join(PURPOSES)}"
             )
-        on_disk = Keyring.load(self.path.parent, self._master)
-        if sorted(k.label for k in on_disk._keys) != sorted(k.label for k in self._keys):
-            raise KeyringError(
-                f"the keyring at {self.path} changed since it was loaded",
-                hint="another process rotated a key; load the keyring again and retry",
-            )
-        key = DataKey(purpose, self.current(purpose).version + 1, secrets.token_bytes(32))
-        self._keys.append(key)
-        try:
-            self.save()
-        except BaseException:
-            self._keys.remove(key)
-            self._created.pop(key.label, None)
-            raise
+        with _locked(self.path.parent):
+            on_disk = Keyring._read(self.path.parent, self._master)
+            if sorted(k.label for k in on_disk._keys) != sorted(k.label for k in self._keys):
+                raise KeyringError(
+                    f"the keyring at {self.path} changed since it was loaded",
+                    hint="another process rotated a key; load the keyring again and retry",
+                )
+            key = DataKey(purpose, self.current(purpose).version + 1, secrets.token_bytes(32))
+            self._keys.append(key)
+            try:
+                self.save()
+            except BaseException:
+                self._keys.remove(key)
+                self._created.pop(key.label, None)
+                raise
         return key
+
+
+@contextmanager
+def _locked(key_dir: Path) -> Iterator[None]:
+    """Exclusive use of the keyring file while a process adds keys to it (a lock on the key
+    directory itself: the file is replaced on every save, and no lock file is left beside it)."""
+    fd = os.open(key_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def master_key_provider(settings: Settings, *, create_dev: bool = False) -> MasterKeyProvider:

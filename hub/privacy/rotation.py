@@ -18,7 +18,9 @@ domains of their columns are derived from the agreement, as staging derived them
 Each file is rewritten under a temporary name and renamed into place, and files already at the
 target version are skipped, so running the rotation again after a crash finishes the job instead of
 adding another version. Publication refuses tokens files at different versions
-(``require_current_tokens``). Landing and release keys rotate by adding a version only: sealed files
+(``require_current_tokens``). Name encodings re-key their token column with the tokens; the
+encoding key rotates on its own and deletes the encodings made under the old one
+(``hub.privacy.bloom``). Landing and release keys rotate by adding a version only: sealed files
 name the version that wrapped them and old versions stay in the keyring.
 """
 
@@ -39,7 +41,13 @@ from sqlalchemy import Engine
 
 from hub import audit
 from hub.errors import HubError, IntegrityError, KeyringError
-from hub.privacy.bloom import ENCODINGS_FILE, KEY_VERSION_META
+from hub.privacy.bloom import (
+    ENCODING,
+    ENCODINGS_FILE,
+    KEY_VERSION_META,
+    encodings_versions,
+    rekey_encodings,
+)
 from hub.privacy.keys import PURPOSES, DataKey, Keyring, fsync_dir
 from hub.privacy.tokens import rekey
 from hub.settings import Settings
@@ -178,12 +186,17 @@ def _fsync(path: Path) -> None:
 
 def rekey_token_file(item: TokenFile, key: DataKey) -> None:
     """Re-key every token column of one file a step, to ``key``'s version: written row group by
-    row group under a temporary name, then renamed over the old file. The extract's name
-    encodings (``hub.privacy.bloom``) are deleted first: they cannot be re-keyed."""
+    row group under a temporary name, then renamed over the old file. The token column of the
+    extract's name encodings (``hub.privacy.bloom``) is re-keyed first, its filters kept (they are
+    under the encoding key); a crash between the two leaves the encodings ahead, and the run that
+    finishes the rotation skips them."""
     if item.version != key.version - 1:
         raise KeyringError(
             f"tokens file {item.path} is at key version {item.version}, not {key.version - 1}"
         )
+    encodings = item.path.parent / ENCODINGS_FILE
+    if encodings.is_file() and encodings_versions(encodings)[0] == item.version:
+        rekey_encodings(encodings, key, item.domains)
     tmp = item.path.with_name(f"{_REKEY_TMP}{os.getpid()}.tmp")
     try:
         with pq.ParquetFile(item.path) as source:
@@ -203,8 +216,6 @@ def rekey_token_file(item: TokenFile, key: DataKey) -> None:
                     ]
                     writer.write_table(pa.Table.from_arrays(columns, schema=schema))
         _fsync(tmp)
-        # the name encodings' bits depend on the old key and cannot be redone without the names
-        (item.path.parent / ENCODINGS_FILE).unlink(missing_ok=True)
         tmp.replace(item.path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -264,6 +275,7 @@ class RotationResult:
     skipped: int  # tokens files already at ``version``
     resumed: bool  # finished an interrupted rotation instead of adding a version
     seconds: float
+    encodings_dropped: int = 0  # encodings files deleted (an encoding key rotation)
 
 
 def _plan(settings: Settings, keyring: Keyring) -> tuple[int, bool, list[TokenFile]]:
@@ -313,7 +325,11 @@ def rotate_keys(
         )
     started = time.perf_counter()
     with rotation_lock(settings):
-        if purpose != PSEUDONYMISATION:
+        if purpose == ENCODING:
+            key = keyring.rotate(purpose)
+            dropped = drop_stale_encodings(settings, key.version)
+            result = RotationResult(purpose, key.version, 0, 0, False, 0.0, dropped)
+        elif purpose != PSEUDONYMISATION:
             key = keyring.rotate(purpose)
             result = RotationResult(purpose, key.version, 0, 0, False, 0.0)
         else:
@@ -329,6 +345,7 @@ def rotate_keys(
                 "files": result.rekeyed,
                 "skipped": result.skipped,
                 "resumed": result.resumed,
+                **({"encodings_dropped": result.encodings_dropped} if purpose == ENCODING else {}),
             },
         )
     log.info(
@@ -340,6 +357,18 @@ def rotate_keys(
         " (finished an interrupted rotation)" if result.resumed else "",
     )
     return result
+
+
+def drop_stale_encodings(settings: Settings, version: int) -> int:
+    """Delete every encodings file whose filters are not under encoding key ``version``: they
+    cannot be re-keyed without the names, and compare with nothing made under the new key.
+    Returns how many were deleted. Links already made from them stay in the linkage state."""
+    dropped = 0
+    for path in sorted(settings.zone("linkage").glob(f"*/*/{ENCODINGS_FILE}")):
+        if encodings_versions(path)[1] != version:
+            path.unlink()
+            dropped += 1
+    return dropped
 
 
 def _rotate_tokens(

@@ -33,9 +33,9 @@ from hub.linkage import LinkInput, link
 from hub.logs import configure_logging
 from hub.pipeline.landing import receive_extract
 from hub.pipeline.stage import stage_extract
-from hub.privacy import rotation
-from hub.privacy.bloom import ENCODINGS_FILE
-from hub.privacy.keys import Keyring, init_keyring, open_keyring
+from hub.privacy import bloom, rotation
+from hub.privacy.bloom import ENCODING_KEY_META, ENCODINGS_FILE
+from hub.privacy.keys import DataKey, Keyring, init_keyring, open_keyring
 from hub.privacy.rotation import (
     DOMAIN_META,
     KEY_VERSION_META,
@@ -179,6 +179,16 @@ def _tokens(path: Path) -> pa.Table:
     return pq.read_table(path)
 
 
+def _encoding_map(table: pa.Table) -> dict[tuple[str, bytes], bytes]:
+    """An encodings file as (kind, token) -> filter."""
+    kinds, tokens, bits = (table.column(c).to_pylist() for c in ("kind", "token", "encoding"))
+    return {(k, t): b for k, t, b in zip(kinds, tokens, bits, strict=True)}
+
+
+def _rekey_one(token: bytes, key: DataKey, domain: str) -> bytes:
+    return bytes(rekey(pa.array([token], pa.binary(32)), key, domain)[0].as_py())
+
+
 def _no_key_in(text: str, hub: Hub) -> None:
     assert load_key_material(hub.settings).find([text.encode()]) == []
 
@@ -191,6 +201,7 @@ class Flow:
     hub: Hub
     before: Partition
     tokens_before: dict[Path, pa.Table]
+    encodings_before: dict[Path, pa.Table]
     release_before: PublishedRelease
     result: RotationResult
     release_after: PublishedRelease
@@ -207,6 +218,9 @@ def flow(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
     files = token_files(hub.settings)
     before = partition_of(files)
     tokens_before = {p: _tokens(p) for p in files}
+    encodings_before = {
+        p.parent / ENCODINGS_FILE: pq.read_table(p.parent / ENCODINGS_FILE) for p in files
+    }
     # No raw data anywhere near the rotation: the landing zone and the partners' files go.
     shutil.rmtree(hub.settings.zone("landing"))
     hub.settings.zone("landing").mkdir(mode=0o700)
@@ -225,6 +239,7 @@ def flow(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
         hub,
         before,
         tokens_before,
+        encodings_before,
         release_before,
         result,
         release_after,
@@ -254,8 +269,23 @@ def test_rotation_rekeys_every_tokens_file_from_its_tokens_alone(flow: Flow) -> 
             assert [b is None for b in before] == [a is None for a in after]
             assert not {b for b in before if b} & {a for a in after if a}
     assert not list(hub.settings.zone("linkage").rglob(".*"))  # no temporary file left
-    # the name encodings cannot be re-keyed without the names: deleted with each re-keying
-    assert not [p for p in flow.tokens_before if (p.parent / ENCODINGS_FILE).exists()]
+    # The name encodings: their token column re-keyed like the tokens, their filters (under the
+    # encoding key, which this rotation leaves alone) kept, so fuzzy matches survive rotation.
+    assert sum(t.num_rows for t in flow.encodings_before.values()) > 1000
+    for path, old in flow.encodings_before.items():
+        new = pq.read_table(path)
+        assert new.schema.metadata[KEY_VERSION_META] == b"2"
+        assert new.schema.metadata[ENCODING_KEY_META] == b"1"
+        domains = {
+            name: field.metadata[DOMAIN_META].decode()
+            for name in ("tok_forename", "tok_surname")
+            if (field := flow.tokens_before[path.with_name("tokens.parquet")].schema.field(name))
+        }
+        expected = {
+            (kind, _rekey_one(token, v2, domains[f"tok_{kind}"])): bits
+            for (kind, token), bits in _encoding_map(old).items()
+        }
+        assert _encoding_map(new) == expected
 
 
 def test_person_clusters_are_identical_after_rotation(flow: Flow) -> None:
@@ -382,6 +412,41 @@ def test_an_interrupted_rotation_is_refused_by_publication_and_finished_by_runni
     assert hub.rotate().version == 3  # and the next run rotates again
 
 
+def test_a_crash_between_the_encodings_and_the_tokens_rekeys_each_once(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encodings = sorted(hub.settings.zone("linkage").glob(f"*/*/{ENCODINGS_FILE}"))
+    before = {p: pq.read_table(p) for p in encodings}
+    real = bloom.rekey_encodings
+
+    def rekey_then_crash(path: Path, key: DataKey, domains: dict[str, str]) -> None:
+        real(path, key, domains)
+        raise Crash  # the encodings are at v2, their tokens file still at v1
+
+    monkeypatch.setattr(rotation, "rekey_encodings", rekey_then_crash)
+    with pytest.raises(Crash):
+        hub.rotate()
+    monkeypatch.undo()
+    assert sum(token_file_version(p) == 1 for p in token_files(hub.settings)) == 5
+    assert hub.rotate().rekeyed == 5
+    v2 = hub.keyring().get("pseudonymisation", 2)
+    for path, old in before.items():
+        tokens = pq.read_table(path.with_name("tokens.parquet"))
+        domain = tokens.schema.field("tok_surname").metadata[DOMAIN_META].decode()
+        surnames = old.filter(pa.compute.equal(old.column("kind"), "surname"))
+        once = set(rekey(surnames.column("token"), v2, domain).to_pylist())
+        new = pq.read_table(path)
+        assert (
+            set(
+                new.filter(pa.compute.equal(new.column("kind"), "surname"))
+                .column("token")
+                .to_pylist()
+            )
+            == once
+        )
+        assert once <= set(tokens.column("tok_surname").to_pylist())  # they still join
+
+
 def test_a_tokens_file_at_an_unexpected_version_is_named(hub: Hub, template: Path) -> None:
     hub.rotate()
     hub.rotate()
@@ -428,6 +493,27 @@ def test_landing_and_release_keys_rotate_for_new_data_only(hub: Hub) -> None:
 
     for sealed in hub.settings.zone("landing").rglob("*.sealed"):
         assert open_unsealed(sealed, ring).read(4)
+
+
+def test_rotating_the_encoding_key_drops_the_old_encodings_and_keeps_tokens(hub: Hub) -> None:
+    files = token_files(hub.settings)
+    tokens = {p: p.read_bytes() for p in files}
+    result = hub.rotate("encoding")
+    assert (result.purpose, result.version, result.encodings_dropped) == ("encoding", 2, 5)
+    assert not list(hub.settings.zone("linkage").glob(f"*/*/{ENCODINGS_FILE}"))
+    assert {p: p.read_bytes() for p in files} == tokens  # tokens untouched
+    new_extract = _stage(
+        hub.settings,
+        hub.engine,
+        hub.keyring(),
+        hub.agreements["ed-assaults"],
+        hub.base / "ed-resent.csv",
+    )
+    fresh = hub.settings.zone("linkage") / "ed-assaults" / new_extract / ENCODINGS_FILE
+    metadata = pq.read_schema(fresh).metadata
+    assert (metadata[ENCODING_KEY_META], metadata[KEY_VERSION_META]) == (b"2", b"1")
+    entries = [e for e in audit.entries(hub.engine) if e.subject == "keys:encoding"]
+    assert entries[0].detail["encodings_dropped"] == 5
 
 
 # --- the command line ----------------------------------------------------------------------------

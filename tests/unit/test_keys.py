@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from hub.agreements import get_agreement
 from hub.errors import IntegrityError, KeyringError
 from hub.privacy.keys import (
+    PURPOSES,
     DataKey,
     LocalMasterKey,
     init_keyring,
@@ -42,7 +43,7 @@ from tests.conftest import make_settings
 def test_keyring_round_trips_under_the_master_key(settings: Settings) -> None:
     ring = init_keyring(settings)
     again = open_keyring(settings)
-    for purpose in ("pseudonymisation", "landing", "release"):
+    for purpose in PURPOSES:
         assert again.current(purpose).secret == ring.current(purpose).secret
         assert len(ring.current(purpose).secret) == 32
 
@@ -50,12 +51,26 @@ def test_keyring_round_trips_under_the_master_key(settings: Settings) -> None:
 def test_keys_are_never_written_unwrapped(settings: Settings) -> None:
     ring = init_keyring(settings)
     stored = (settings.key_dir / "keyring.json").read_bytes()
-    for purpose in ("pseudonymisation", "landing", "release"):
+    for purpose in PURPOSES:
         secret = ring.current(purpose).secret
         assert secret not in stored
         assert base64.b64encode(secret) not in stored
         assert secret.hex().encode() not in stored
     assert (settings.key_dir / "keyring.json").stat().st_mode & 0o077 == 0
+
+
+def test_a_keyring_made_before_a_purpose_existed_gets_it_once(settings: Settings) -> None:
+    ring = init_keyring(settings)
+    path = settings.key_dir / "keyring.json"
+    doc = json.loads(path.read_text())
+    doc["keys"] = [k for k in doc["keys"] if k["purpose"] != "encoding"]  # an older keyring
+    path.write_text(json.dumps(doc))
+    first = open_keyring(settings)
+    assert first.versions("encoding") == [1]
+    assert first.current("pseudonymisation").secret == ring.current("pseudonymisation").secret
+    # saved: a second process gets the same key, not another new one
+    assert open_keyring(settings).current("encoding").secret == first.current("encoding").secret
+    assert first.current("encoding").secret not in path.read_bytes()
 
 
 def test_secrets_never_appear_in_repr(settings: Settings) -> None:
