@@ -258,11 +258,20 @@ def serve(
 
 @app.command()
 @handle_errors
-def publish() -> None:
+def publish(
+    full_relink: Annotated[
+        bool,
+        typer.Option(
+            "--full-relink",
+            help="score every pair of records again with a newly trained linkage model, "
+            "instead of linking only extracts new since the last run",
+        ),
+    ] = False,
+) -> None:
     """Link every staged extract in force and publish a release (the one-picture DAG's task)."""
     from hub.pipeline.tasks import run_publish
 
-    out.print(json.dumps(run_publish()))
+    out.print(json.dumps(run_publish(full_relink=full_relink)))
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Linking people across partners on keyed tokens (deterministic passes for now)."""
+"""Linking people across partners on keyed tokens and encodings: deterministic passes, then
+probabilistic matching (``hub.linkage.engine``)."""
 
 from hub.linkage.deterministic import LinkInput, LinkResult, link
 

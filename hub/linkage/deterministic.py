@@ -1,7 +1,8 @@
 """Deterministic linkage: records that share a token in any pass are the same person.
 
-Passes run in a fixed order (NHS number, pupil number, PNC ID, the partner's own person reference,
-then the composite keys); the clusters are the connected components of the graph they draw.
+Passes run in the configured order (``hub.linkage.config``; by default NHS number, pupil number,
+PNC ID, the partner's own person reference, then the composite keys); the clusters are the
+connected components of the graph they draw.
 Components are found by vectorised label propagation (numpy), so no Python loop runs per record.
 Everything here reads and writes the linkage zone only.
 """
@@ -16,12 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-EXACT_PASSES = (
-    "tok_nhs_number",
-    "tok_upn",
-    "tok_pnc_id",
-    "tok_local_person_id",
-)
+from hub.linkage.config import LinkageConfig
 
 
 @dataclass(frozen=True)
@@ -39,12 +35,7 @@ class LinkResult:
     pass_matches: dict[str, int]  # pass -> records that share its token with another record
 
 
-def _passes(columns: list[str]) -> list[str]:
-    composites = sorted(c for c in columns if c.startswith("tok_key_"))
-    return [c for c in EXACT_PASSES if c in columns] + composites
-
-
-def _load(inputs: list[LinkInput]) -> tuple[pa.Table, list[str]]:
+def _load(inputs: list[LinkInput], config: LinkageConfig) -> tuple[pa.Table, list[str]]:
     tables = []
     for item in sorted(inputs, key=lambda i: (i.agreement_id, i.extract_id)):
         table = pq.read_table(item.tokens_path)
@@ -54,7 +45,7 @@ def _load(inputs: list[LinkInput]) -> tuple[pa.Table, list[str]]:
             table.append_column("extract_id", pa.array([item.extract_id] * n, pa.string()))
         )
     combined = pa.concat_tables(tables, promote_options="default")
-    return combined, _passes(combined.column_names)
+    return combined, config.passes(combined.column_names)
 
 
 def _components(n: int, groups: list[np.ndarray]) -> np.ndarray:
@@ -76,9 +67,9 @@ def _components(n: int, groups: list[np.ndarray]) -> np.ndarray:
             return labels
 
 
-def link(inputs: list[LinkInput]) -> LinkResult:
-    """Cluster every record of the given extracts by their tokens."""
-    table, passes = _load(inputs)
+def link(inputs: list[LinkInput], config: LinkageConfig | None = None) -> LinkResult:
+    """Cluster every record of the given extracts by their tokens, pass by pass."""
+    table, passes = _load(inputs, config or LinkageConfig())
     n = table.num_rows
     groups: list[np.ndarray] = []
     matched: dict[str, int] = {}

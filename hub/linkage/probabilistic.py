@@ -1,26 +1,35 @@
-"""Probabilistic linkage on keyed encodings (splink 5, DuckDB): the records the exact passes left
+"""Probabilistic linkage on keyed encodings (splink 5, DuckDB): the people the exact passes left
 apart.
 
 After the deterministic passes (``hub.linkage.deterministic``) a person whose name was misspelt,
 or who has no NHS number, PNC ID or pupil number in one source, can stay split. This step
 compares records with a Fellegi-Sunter model trained without labels, on keyed encodings only:
 
-- exact comparisons of tokens: date of birth, sex, postcode;
+- exact comparisons: date of birth, sex, postcode;
 - names: the exact token, else the Dice similarity of the names' keyed Bloom filters
   (``hub.privacy.bloom``), computed in SQL (``bit_count`` of the AND of two filters), so a typo
   still scores.
 
-Candidate pairs come from blocking rules on tokens (same date of birth; same surname and sex;
-same postcode and forename). Pairs whose match probability reaches the threshold join their
-deterministic clusters; every such link keeps its match weight. Nothing here sees a name or any
-identifier in clear, and everything stays in the linkage zone.
+What DuckDB sees is less than the tokens: each token column becomes small integer codes (equal
+codes, equal tokens), and records of one deterministic cluster with the same codes are compared
+once, as one *profile*. Candidate pairs come from blocking rules on those codes, never within one
+deterministic cluster, and in an incremental run only pairs with a record new since the last run
+(``hub.linkage.engine``). Nothing here sees a name or any identifier in clear, and everything stays
+in the linkage zone.
+
+Training (``train``): the prior from a strict rule, u probabilities from random pairs, then
+expectation maximisation on two blocking rules, over a random sample of profiles when there are
+many (EM on a sample estimates the same m probabilities, and the prior does not depend on the
+sample's size). The trained model is a splink settings dictionary, saved as a versioned artefact
+by ``hub.linkage.state``; ``predict`` scores pairs with it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,103 +38,153 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hub.linkage.config import ProbabilisticConfig
 from hub.linkage.deterministic import LinkInput, LinkResult
-from hub.privacy.bloom import ENCODING_TYPE, ENCODINGS_FILE
+from hub.privacy.bloom import ENCODING_TYPE, ENCODINGS_FILE, encodings_versions
+from hub.privacy.rotation import token_file_version
 
 log = logging.getLogger(__name__)
 
-EXACT = ("tok_date_of_birth", "tok_sex", "tok_postcode")
+EXACT = ("date_of_birth", "sex", "postcode")
 NAMES = ("forename", "surname")
-TOKEN = pa.binary(32)
+FIELDS = EXACT + NAMES
+TRAINING_SAMPLE = 300_000  # profiles EM is trained on at most
+BLOCKING_RULES = (
+    "l.date_of_birth = r.date_of_birth",
+    "l.forename = r.forename AND l.surname = r.surname",
+    "l.postcode = r.postcode AND l.surname = r.surname",
+    "l.postcode = r.postcode AND l.forename = r.forename",
+)
+_PRIOR_RULE = f"{BLOCKING_RULES[0]} AND {BLOCKING_RULES[1]}"  # dob and both names
+_EM_RULES = (BLOCKING_RULES[0], BLOCKING_RULES[1])
 
 
 @dataclass(frozen=True)
-class ProbabilisticSettings:
-    threshold: float = 0.99  # match probability from which a pair links
-    dice_levels: tuple[float, ...] = (0.9, 0.75)  # name similarity levels below an exact match
-    u_pairs: float = 2e6  # random pairs sampled to estimate the u probabilities
-    seed: int = 1
+class Profiles:
+    """What the model compares: one row per distinct (deterministic cluster, codes, is new)."""
+
+    table: pa.Table  # unique_id, cluster, is_new, <field> codes (int32), bf_<name> (64 bytes)
+    records: pa.Table  # the same columns for every record (unique_id: its row): for training
+
+    @property
+    def count(self) -> int:
+        return int(self.table.num_rows)
 
 
-@dataclass(frozen=True)
-class Links:
-    """The pairs that reached the threshold, between different deterministic clusters."""
-
-    pairs: pa.Table  # record_l, record_r (row positions in the link result), match_weight
-    clusters: npt.NDArray[np.int64]  # each record's cluster after joining them
-    compared: int  # candidate pairs scored
-
-
-def _encodings(path: Path) -> dict[str, dict[bytes, bytes]]:
-    """Name token -> Bloom filter, per name kind, of one extract (empty when it has none)."""
-    found: dict[str, dict[bytes, bytes]] = {kind: {} for kind in NAMES}
-    file = path.parent / ENCODINGS_FILE
+def _encodings(item: LinkInput, encoding_version: int) -> pa.Table | None:
+    """The extract's name encodings, when they are under the current encoding key and their
+    tokens at the tokens file's key version (otherwise they would join nothing, or wrongly)."""
+    file = item.tokens_path.parent / ENCODINGS_FILE
     if not file.is_file():
-        return found
-    table = pq.read_table(file)
-    for kind, token, encoding in zip(
-        table.column("kind").to_pylist(),
-        table.column("token").to_pylist(),
-        table.column("encoding").to_pylist(),
-        strict=True,
-    ):
-        found.setdefault(kind, {})[token] = encoding
-    return found
+        return None
+    token_version, version = encodings_versions(file)
+    if version != encoding_version or token_version != token_file_version(item.tokens_path):
+        return None
+    return pq.read_table(file)
 
 
-def features(inputs: list[LinkInput]) -> pa.Table:
-    """One row per record, in ``link``'s order: its position, the tokens the model compares and
-    the names' Bloom filters (null where a source does not have them)."""
-    parts = []
-    for item in sorted(inputs, key=lambda i: (i.agreement_id, i.extract_id)):
-        tokens = pq.read_table(item.tokens_path)
-        n = tokens.num_rows
-        columns: dict[str, pa.Array] = {}
-        for name in EXACT:
-            columns[name] = (
-                tokens.column(name).combine_chunks().cast(TOKEN)
-                if name in tokens.column_names
-                else pa.nulls(n, TOKEN)
-            )
-        encodings = _encodings(item.tokens_path)
-        for kind in NAMES:
-            name = f"tok_{kind}"
-            values = (
-                tokens.column(name).combine_chunks().cast(TOKEN)
-                if name in tokens.column_names
-                else pa.nulls(n, TOKEN)
-            )
-            columns[name] = values
-            lookup = encodings.get(kind, {})
-            columns[f"bf_{kind}"] = pa.array(
-                [lookup.get(t) if t is not None else None for t in values.to_pylist()],
-                ENCODING_TYPE,
-            )
-        parts.append(pa.table(columns))
+def _filters(tokens: pa.Array, encodings: pa.Table | None, kind: str) -> pa.Array:
+    """Each record's Bloom filter for its ``kind`` name token (null without one)."""
+    if encodings is None:
+        return pa.nulls(len(tokens), ENCODING_TYPE)
+    rows = encodings.filter(pc.equal(encodings.column("kind"), kind))
+    at = pc.index_in(tokens, value_set=rows.column("token").combine_chunks())
+    return pc.take(rows.column("encoding").combine_chunks(), at)
+
+
+def _columns(item: LinkInput, encoding_version: int) -> pa.Table:
+    """The tokens the model compares and the names' filters, for one extract."""
+    present = set(pq.read_schema(item.tokens_path).names)
+    wanted = [f"tok_{f}" for f in FIELDS if f"tok_{f}" in present]
+    tokens = pq.read_table(item.tokens_path, columns=wanted)
+    encodings = _encodings(item, encoding_version)
+    n = tokens.num_rows
+    columns: dict[str, pa.Array] = {}
+    for field in FIELDS:
+        name = f"tok_{field}"
+        values = (
+            tokens.column(name).combine_chunks().cast(pa.binary(32))
+            if name in present
+            else pa.nulls(n, pa.binary(32))
+        )
+        columns[field] = values
+        if field in NAMES:
+            columns[f"bf_{field}"] = _filters(values, encodings, field)
+    return pa.table(columns)
+
+
+def profiles(
+    result: LinkResult,
+    inputs: list[LinkInput],
+    encoding_version: int,
+    new_extracts: frozenset[str] | None = None,
+) -> Profiles:
+    """``result``'s records as profiles; ``new_extracts`` (None: all) are those to score."""
+    ordered = sorted(inputs, key=lambda i: (i.agreement_id, i.extract_id))
+    parts = [_columns(item, encoding_version) for item in ordered]
     table = pa.concat_tables(parts) if parts else pa.table({})
-    return table.append_column("unique_id", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    n = table.num_rows
+    extract_ids = result.records.column("extract_id")
+    is_new = (
+        pa.array(np.ones(n, dtype=bool))
+        if new_extracts is None
+        else pc.is_in(extract_ids, value_set=pa.array(sorted(new_extracts), pa.string()))
+    )
+    keys: dict[str, pa.Array] = {
+        "cluster": result.records.column("cluster").combine_chunks(),
+        "is_new": pc.fill_null(is_new, False),
+    }
+    for field in FIELDS:  # tokens become codes: equal codes, equal tokens; no token leaves here
+        encoded = pc.dictionary_encode(table.column(field).combine_chunks())
+        keys[field] = encoded.indices.cast(pa.int32())
+    rows = pa.array(np.arange(n, dtype=np.int64))
+    keyed = pa.table(keys).append_column("row", rows)
+    grouped = keyed.group_by(list(keys), use_threads=False).aggregate([("row", "min")])
+    first = grouped.sort_by("row_min").column("row_min").combine_chunks()
+    filters = {f"bf_{k}": table.column(f"bf_{k}").combine_chunks() for k in NAMES}
+    every = pa.table({"unique_id": rows, **keys, **filters})
+    return Profiles(every.take(first), every)
+
+
+@contextmanager
+def _database(table: pa.Table) -> Iterator[Any]:
+    """An in-memory DuckDB holding ``table`` as ``records``, filters as BIT with their counts."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 2, "preserve_insertion_order": False})
+    try:
+        con.register("profiles_arrow", table)
+        filters = ", ".join(
+            f"CAST(bf_{k} AS BIT) AS bf_{k}, bit_count(CAST(bf_{k} AS BIT)) AS bfn_{k}"
+            for k in NAMES
+        )
+        plain = ", ".join(c for c in table.column_names if not c.startswith("bf_"))
+        con.execute(f"CREATE TABLE records AS SELECT {plain}, {filters} FROM profiles_arrow")
+        con.unregister("profiles_arrow")
+        yield con
+    finally:
+        con.close()
 
 
 def _dice(kind: str) -> str:
-    left, right = f'CAST("bf_{kind}_l" AS BIT)', f'CAST("bf_{kind}_r" AS BIT)'
     return (
-        f"CAST(2 * bit_count({left} & {right}) AS DOUBLE) / "
-        f"NULLIF(bit_count({left}) + bit_count({right}), 0)"
+        f'CAST(2 * bit_count("bf_{kind}_l" & "bf_{kind}_r") AS DOUBLE) / '
+        f'NULLIF("bfn_{kind}_l" + "bfn_{kind}_r", 0)'
     )
 
 
-def _settings(config: ProbabilisticSettings) -> Any:
+def _settings(config: ProbabilisticConfig, rules: list[str]) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    from splink import SettingsCreator
 
     comparisons: list[Any] = [cl.ExactMatch(name) for name in EXACT]
     for kind in NAMES:
         levels: list[Any] = [
             cll.CustomLevel(
-                f'"tok_{kind}_l" IS NULL OR "tok_{kind}_r" IS NULL', label_for_charts="null"
+                f'"{kind}_l" IS NULL OR "{kind}_r" IS NULL', label_for_charts="null"
             ).configure(is_null_level=True),
-            cll.ExactMatchLevel(f"tok_{kind}"),
+            cll.ExactMatchLevel(kind),
         ]
         levels += [
             cll.CustomLevel(f"{_dice(kind)} >= {level}", label_for_charts=f"dice >= {level}")
@@ -137,20 +196,84 @@ def _settings(config: ProbabilisticSettings) -> Any:
         link_type="dedupe_only",
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=[
-            block_on("tok_date_of_birth"),
-            block_on("tok_surname", "tok_sex"),
-            block_on("tok_postcode", "tok_forename"),
+            {"blocking_rule": rule, "sql_dialect": "duckdb"} for rule in rules
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
 
 
-def _join(
+def train(found: Profiles, config: ProbabilisticConfig) -> dict[str, Any]:
+    """A model trained on ``found``'s records without labels: splink's settings dictionary.
+
+    Records, not profiles: profiles leave out the exact repeats within a cluster, so the true
+    matches among them are the ones that differ, and m probabilities learnt there would be
+    biased low."""
+    from splink import DuckDBAPI, Linker
+
+    table = found.records
+    with _database(table) as con:
+        linker = Linker(
+            DuckDBAPI(connection=con).register("records"),
+            _settings(config, list(BLOCKING_RULES)),
+            log_level=logging.WARNING,
+        )
+        linker.training.estimate_probability_two_random_records_match([_PRIOR_RULE], recall=0.8)
+        linker.training.estimate_u_using_random_sampling(max_pairs=config.u_pairs, seed=config.seed)
+        model: dict[str, Any] = linker.misc.save_model_to_json()
+    sample = _sample(table, config.seed)
+    with _database(sample) as con:
+        linker = Linker(
+            DuckDBAPI(connection=con).register("records"), model, log_level=logging.WARNING
+        )
+        for rule in _EM_RULES:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        trained: dict[str, Any] = linker.misc.save_model_to_json()
+    return trained
+
+
+def _sample(table: pa.Table, seed: int) -> pa.Table:
+    if table.num_rows <= TRAINING_SAMPLE:
+        return table
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(table.num_rows, TRAINING_SAMPLE, replace=False))
+    return table.take(pa.array(rows))
+
+
+def predict(
+    found: Profiles, model: dict[str, Any], config: ProbabilisticConfig, *, new_only: bool
+) -> pa.Table:
+    """The pairs of profiles (``unique_id_l``, ``unique_id_r``, ``match_weight``,
+    ``match_probability``) at or above the threshold, never two of one deterministic cluster;
+    with ``new_only``, only pairs with at least one new profile."""
+    from splink import DuckDBAPI, Linker
+
+    extra = " AND l.cluster <> r.cluster" + (" AND (l.is_new OR r.is_new)" if new_only else "")
+    settings = {
+        **model,
+        "blocking_rules_to_generate_predictions": [
+            {"blocking_rule": rule + extra, "sql_dialect": "duckdb"} for rule in BLOCKING_RULES
+        ],
+    }
+    with _database(found.table) as con:
+        linker = Linker(
+            DuckDBAPI(connection=con).register("records"), settings, log_level=logging.WARNING
+        )
+        predictions = linker.inference.predict(threshold_match_probability=config.threshold)
+        scored: pa.Table = con.sql(
+            "SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+            f"FROM {predictions.physical_name} ORDER BY unique_id_l, unique_id_r"
+        ).to_arrow_table()
+    return scored
+
+
+def join_clusters(
     clusters: npt.NDArray[np.int64], left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
     """Clusters joined along the record pairs ``left``-``right``: the connected components of
     the clusters, each labelled with its smallest cluster label."""
+    if not len(left):
+        return clusters
     labels_of, node = np.unique(clusters, return_inverse=True)
     a, b = node[left], node[right]
     parent = np.arange(len(labels_of), dtype=np.int64)
@@ -164,49 +287,39 @@ def _join(
             return np.asarray(labels_of[parent[node]], dtype=np.int64)
 
 
+ProbabilisticSettings = ProbabilisticConfig
+
+
+@dataclass(frozen=True)
+class Links:
+    """A one-off probabilistic run (no saved state): the pairs that reached the threshold."""
+
+    pairs: pa.Table  # record_l, record_r (row positions in the link result), match_weight
+    clusters: npt.NDArray[np.int64]  # each record's cluster after joining them
+    compared: int  # profiles compared
+
+
 def link_probabilistic(
     result: LinkResult,
     inputs: list[LinkInput],
-    config: ProbabilisticSettings | None = None,
+    config: ProbabilisticConfig | None = None,
+    *,
+    encoding_version: int = 1,
 ) -> Links:
-    """Score candidate pairs of ``result``'s records with a model trained on them (no labels)
-    and join the deterministic clusters of every pair at or above the threshold."""
-    import duckdb
-    from splink import DuckDBAPI, Linker, block_on
-
-    config = config or ProbabilisticSettings()
-    table = features(inputs)
-    clusters = result.records.column("cluster").to_numpy().astype(np.int64)
-    con = duckdb.connect()
-    try:
-        con.register("records_arrow", table)
-        con.execute("CREATE TABLE records AS SELECT * FROM records_arrow")
-        api = DuckDBAPI(connection=con)
-        linker = Linker(api.register("records"), _settings(config), log_level=logging.WARNING)
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on("tok_date_of_birth", "tok_surname", "tok_forename")], recall=0.8
-        )
-        linker.training.estimate_u_using_random_sampling(max_pairs=config.u_pairs, seed=config.seed)
-        for rule in (block_on("tok_date_of_birth"), block_on("tok_surname", "tok_sex")):
-            linker.training.estimate_parameters_using_expectation_maximisation(rule)
-        predictions = linker.inference.predict(threshold_match_probability=config.threshold)
-        scored = con.sql(
-            f"SELECT unique_id_l, unique_id_r, match_weight FROM {predictions.physical_name} "
-            "ORDER BY unique_id_l, unique_id_r"
-        ).to_arrow_table()
-        compared = int(scored.num_rows)
-    finally:
-        con.close()
+    """Train on ``result``'s records, score every candidate pair and join the deterministic
+    clusters of the pairs at or above the threshold, keeping nothing (the hub's runs go through
+    ``hub.linkage.engine``, which saves the model and the links; benchmarks and tests use this)."""
+    config = config or ProbabilisticConfig()
+    found = profiles(result, inputs, encoding_version)
+    scored = predict(found, train(found, config), config, new_only=False)
     left = scored.column("unique_id_l").to_numpy().astype(np.int64)
     right = scored.column("unique_id_r").to_numpy().astype(np.int64)
-    across = clusters[left] != clusters[right]
     pairs = pa.table(
         {
-            "record_l": pa.array(left[across]),
-            "record_r": pa.array(right[across]),
-            "match_weight": pc.filter(scored.column("match_weight"), pa.array(across)),
+            "record_l": pa.array(left),
+            "record_r": pa.array(right),
+            "match_weight": scored.column("match_weight"),
         }
     )
-    joined = _join(clusters, left[across], right[across]) if across.any() else clusters
-    log.info("probabilistic linkage: %d pairs above the threshold joined clusters", pairs.num_rows)
-    return Links(pairs, joined, compared)
+    clusters = result.records.column("cluster").to_numpy().astype(np.int64)
+    return Links(pairs, join_clusters(clusters, left, right), found.count)

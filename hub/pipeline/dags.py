@@ -140,7 +140,7 @@ def build_agreement_dag(agreement: Agreement) -> Any:
 
 def build_one_picture_dag(agreements: list[Agreement]) -> Any:
     """Link and publish whenever any agreement's staging Asset is updated."""
-    from airflow.sdk import dag, task
+    from airflow.sdk import Param, dag, get_current_context, task
 
     assets = [staged_asset(a.id) for a in agreements]
     schedule: Any = None
@@ -157,13 +157,21 @@ def build_one_picture_dag(agreements: list[Agreement]) -> Any:
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
         tags=["one-picture"],
+        params={
+            "full_relink": Param(
+                False,
+                type="boolean",
+                description="score every pair again with a newly trained linkage model",
+            )
+        },
     )
     def one_picture() -> None:
         @task
         def publish() -> dict[str, object]:
             from hub.pipeline.tasks import run_publish
 
-            return run_publish()
+            params = get_current_context()["params"]
+            return run_publish(full_relink=bool(params.get("full_relink", False)))
 
         publish()
 

@@ -44,8 +44,9 @@ def _agreements_in_use(settings: Settings) -> dict[str, Agreement]:
     return agreements
 
 
-def run_publish() -> dict[str, object]:
-    """Link every staged extract in force and publish a release."""
+def run_publish(*, full_relink: bool = False) -> dict[str, object]:
+    """Link every staged extract in force and publish a release (``full_relink``: score every
+    pair again with a newly trained model)."""
     settings = Settings()
     engine = make_engine(settings.metadata_url)
     try:
@@ -55,6 +56,7 @@ def run_publish() -> dict[str, object]:
             open_keyring(settings),
             _agreements_in_use(settings),
             now=datetime.now(UTC),
+            full_relink=full_relink,
         )
     finally:
         engine.dispose()

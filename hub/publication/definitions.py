@@ -33,16 +33,14 @@ weights; the manifest records the file's digest and each definition.
 
 from __future__ import annotations
 
-import hashlib
 from functools import reduce
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.errors import UserError
+from hub.config_files import load_config
 from hub.publication.events import FLAGS
 
 DEFINITIONS_FILE = Path("definitions") / "serious-violence.yaml"  # under the contracts folder
@@ -105,22 +103,7 @@ def load_definitions(contracts_dir: Path) -> tuple[Definitions, str | None]:
     path = contracts_dir / DEFINITIONS_FILE
     if not path.is_file():
         return Definitions(version=1), None
-    raw = path.read_bytes()
-    try:
-        return Definitions.model_validate(yaml.safe_load(raw)), hashlib.sha256(raw).hexdigest()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "the file"
-        raise UserError(
-            f"{path.name}: not valid YAML at {where}", hint="check the indentation and quotes"
-        ) from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        place = ".".join(str(p) for p in first["loc"]) or "the file"
-        raise UserError(
-            f"{path.name}: {place}: {first['msg']}",
-            hint="see hub/publication/definitions.py for the format",
-        ) from None
+    return load_config(path, Definitions, documented_in="docs/definitions.md")
 
 
 def _flag(events: pa.Table, name: str) -> pa.Array:

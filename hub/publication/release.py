@@ -3,7 +3,8 @@
 A release is written to ``published/.tmp-<id>/`` and renamed to ``published/<id>/`` in one step;
 then ``published/CURRENT`` is replaced to point at it. Person keys in a release are derived again
 with a key specific to that release, so two releases, or a release and the linkage zone, do not
-join. The release id is derived from its inputs: publishing the same inputs again is a no-op.
+join. The release id is derived from its inputs (extracts, configuration, the probabilistic links in
+force, code and key versions): publishing the same inputs again is a no-op.
 The manifest records the key versions used; tokens files at different pseudonymisation key
 versions (a rotation not yet finished) are refused, since they would not link.
 """
@@ -29,7 +30,10 @@ from hub.agreements.canonical import terms_digest
 from hub.agreements.model import Agreement
 from hub.agreements.registry import AgreementRegistry
 from hub.errors import NotFoundError
-from hub.linkage import LinkInput, LinkResult, link
+from hub.linkage import LinkInput, LinkResult
+from hub.linkage.config import load_linkage_config
+from hub.linkage.engine import Linkage, run_linkage
+from hub.privacy.bloom import ENCODING
 from hub.privacy.disclosure import strictest
 from hub.privacy.keys import Keyring
 from hub.privacy.rotation import TOKENS_FILE, require_current_tokens
@@ -132,8 +136,10 @@ def publish_release(
     agreements: dict[str, Agreement],
     *,
     now: datetime | None = None,
+    full_relink: bool = False,
 ) -> PublishedRelease:
-    """Link every staged extract in force and publish the result as a new release."""
+    """Link every staged extract in force and publish the result as a new release
+    (``full_relink``: score every pair again with a newly trained model)."""
     now = now or datetime.now(UTC)
     extracts = _inputs(AgreementRegistry.open(settings, engine), agreements, now)
     if not extracts:
@@ -149,26 +155,34 @@ def publish_release(
     # Tokens link only under one key version: a rotation in progress must finish first.
     token_version = require_current_tokens([i.tokens_path for i in inputs], keyring)
     definitions, definitions_digest = load_definitions(settings.contracts_dir)
+    linkage_config, linkage_digest = load_linkage_config(settings.contracts_dir)
+    linkage = run_linkage(
+        settings,
+        inputs,
+        linkage_config,
+        encoding_version=keyring.current(ENCODING).version,
+        full_relink=full_relink,
+        now=now,
+    )
     reference = settings.reference_dir / "postcode_lsoa.csv"  # measures' local authorities
-    fingerprint = hashlib.sha256(
-        json.dumps(
-            {
-                "extracts": [e.id for e in extracts],
-                "definitions": definitions_digest,
-                "areas": _sha256(reference) if reference.is_file() else None,
-                "code": code_version(),
-                "keys": [keyring.current(p).label for p in ("pseudonymisation", "release")],
-            }
-        ).encode()
-    ).hexdigest()
-    release_id = f"rel-{now:%Y%m%d}-{fingerprint[:12]}"
+    release_id = _release_id(
+        now,
+        keyring,
+        {
+            "extracts": [e.id for e in extracts],
+            "definitions": definitions_digest,
+            "linkage": linkage_digest,
+            "links": _links_digest(linkage),
+            "areas": _sha256(reference) if reference.is_file() else None,
+        },
+    )
     published = settings.zone("published")
     final = published / release_id
     if (final / "manifest.json").exists():
         _point_current(published, release_id)
         return load_release(settings, release_id)
 
-    result = link(inputs)
+    result = LinkResult(linkage.records, linkage.deterministic.pass_matches)
     representatives = _representatives(result, extracts)
     person_keys = release_person_keys(representatives, keyring, release_id)
     key = release_key(keyring, release_id)
@@ -249,11 +263,9 @@ def publish_release(
         "projects": projects,
         "serious_violence_definitions": manifest_entry(definitions, definitions_digest),
         "linkage": {
-            "method": "deterministic",
-            "records": result.records.num_rows,
+            **linkage.report,
             "people": person_table.num_rows,
             "people_in_two_or_more_sources": multi,
-            "records_matched_by_pass": result.pass_matches,
         },
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -279,6 +291,27 @@ def publish_release(
         event_table.num_rows,
     )
     return _summary(release_id, final, manifest)
+
+
+def _release_id(now: datetime, keyring: Keyring, inputs: dict[str, object]) -> str:
+    """The release id: its date and a digest of everything its content depends on, so
+    publishing the same inputs again finds the release already there."""
+    fingerprint = {
+        **inputs,
+        "code": code_version(),
+        "keys": [keyring.current(p).label for p in ("pseudonymisation", "release")],
+    }
+    return f"rel-{now:%Y%m%d}-{hashlib.sha256(json.dumps(fingerprint).encode()).hexdigest()[:12]}"
+
+
+def _links_digest(linkage: Linkage) -> str:
+    """What the probabilistic links in force are (a full relink can change them on the same
+    inputs): the digest of their record pairs and model versions."""
+    digest = hashlib.sha256()
+    links = linkage.links
+    for name in ("extract_l", "record_l", "extract_r", "record_r", "model_version"):
+        digest.update(json.dumps(links.column(name).to_pylist()).encode())
+    return digest.hexdigest()
 
 
 def _representatives(result: LinkResult, extracts: list[Extract]) -> pa.Array:
