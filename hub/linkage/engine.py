@@ -190,7 +190,10 @@ def run_linkage(
         "reason": why,
         "threshold": config.probabilistic.threshold,
         "model": model.summary(),
-        "profiles_compared": found.count,
+        "profiles": found.count,  # distinct (cluster, codes) the records come to
+        "profiles_scored": int(pc.sum(found.table.column("is_new")).as_py() or 0)
+        if scored is not None
+        else 0,
         "new_links": fresh.num_rows,
         "links_in_force": links.num_rows,
         "records_linked": linked,

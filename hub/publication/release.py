@@ -241,6 +241,7 @@ def publish_release(
                 "rows": e.rows,
                 "token_key_version": token_version,
                 "received_at": e.received_at.isoformat(timespec="seconds"),
+                "quality": _quality_carried(e.report),
             }
             for e in extracts
         ],
@@ -291,6 +292,21 @@ def publish_release(
         event_table.num_rows,
     )
     return _summary(release_id, final, manifest)
+
+
+def _quality_carried(report: dict[str, object] | None) -> dict[str, object]:
+    """What the extract's validation found, for the manifest: each finding's column, rule,
+    severity and count (no record numbers), and each column's completeness."""
+    report = report or {}
+    findings = report.get("findings")
+    return {
+        "findings": [
+            {k: f[k] for k in ("column", "rule", "severity", "count") if k in f}
+            for f in (findings if isinstance(findings, list) else [])
+            if isinstance(f, dict)
+        ],
+        "completeness": report.get("completeness", {}),
+    }
 
 
 def _release_id(now: datetime, keyring: Keyring, inputs: dict[str, object]) -> str:

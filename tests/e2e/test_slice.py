@@ -264,6 +264,10 @@ def test_probabilistic_linkage_joins_people_the_exact_passes_split(
     assert isinstance(report, dict)
     assert report["passes"][:4] == ["nhs_number", "upn", "pnc_id", "local_person_id"]
     run = report["probabilistic"]
+    for item in result.release.manifest["inputs"]:  # type: ignore[union-attr]
+        quality = item["quality"]  # the quality results carried over, counts only
+        assert set(quality) == {"findings", "completeness"} and quality["completeness"]
+        assert all("first_rows" not in f and f["count"] > 0 for f in quality["findings"])
     assert run["run"] == "full relink" and run["reason"] == "first run"
     assert run["threshold"] == 0.99 and run["model"]["version"] == 1
     assert run["links_in_force"] > 0 and run["expected_false_links"] < run["links_in_force"]
