@@ -143,13 +143,19 @@ def run_linkage(
     kept = LINKS_SCHEMA.empty_table()
     if why is not None or model is None or state is None:
         found = probabilistic.profiles(det, inputs, encoding_version)
+        try:
+            trained = probabilistic.train(found, config.probabilistic)
+        except probabilistic.UntrainableError as exc:
+            log.warning("linkage: probabilistic step skipped: %s", exc)
+            report["probabilistic"] = {"run": "skipped", "reason": str(exc)}
+            return Linkage(det.records, det, LINKS_SCHEMA.empty_table(), report)
         model = Model(
             version=next_model_version(settings),
             trained_at=now.isoformat(timespec="seconds"),
             digest=config.probabilistic.model_digest(),
             records=found.records.num_rows,
             profiles=found.count,
-            splink=probabilistic.train(found, config.probabilistic),
+            splink=trained,
         )
         save_model(settings, model)
         full_at, new_only = now, False

@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 EXACT = ("date_of_birth", "sex", "postcode")
 NAMES = ("forename", "surname")
 FIELDS = EXACT + NAMES
-TRAINING_SAMPLE = 300_000  # profiles EM is trained on at most
+TRAINING_SAMPLE = 300_000  # records EM is trained on at most
+MIN_TRAINING_RECORDS = 1_000  # fewer, and there is too little to learn a model from
 BLOCKING_RULES = (
     "l.date_of_birth = r.date_of_birth",
     "l.forename = r.forename AND l.surname = r.surname",
@@ -57,6 +58,10 @@ BLOCKING_RULES = (
 )
 _PRIOR_RULE = f"{BLOCKING_RULES[0]} AND {BLOCKING_RULES[1]}"  # dob and both names
 _EM_RULES = (BLOCKING_RULES[0], BLOCKING_RULES[1])
+
+
+class UntrainableError(Exception):
+    """Too little data to train a model: the run links on the deterministic passes alone."""
 
 
 @dataclass(frozen=True)
@@ -210,8 +215,23 @@ def train(found: Profiles, config: ProbabilisticConfig) -> dict[str, Any]:
     matches among them are the ones that differ, and m probabilities learnt there would be
     biased low."""
     from splink import DuckDBAPI, Linker
+    from splink.internals.exceptions import SplinkException
 
     table = found.records
+    if table.num_rows < MIN_TRAINING_RECORDS:
+        raise UntrainableError(
+            f"{table.num_rows:,} records are too few to train a model on "
+            f"(at least {MIN_TRAINING_RECORDS:,})"
+        )
+    try:
+        return _train(table, config)
+    except SplinkException as exc:  # e.g. no pair to learn a comparison's levels from
+        raise UntrainableError(f"the model could not be trained ({type(exc).__name__})") from None
+
+
+def _train(table: pa.Table, config: ProbabilisticConfig) -> dict[str, Any]:
+    from splink import DuckDBAPI, Linker
+
     with _database(table) as con:
         linker = Linker(
             DuckDBAPI(connection=con).register("records"),

@@ -246,3 +246,17 @@ def test_probabilistic_matching_can_be_switched_off(hub: Hub) -> None:
     assert "probabilistic" not in linkage.report and linkage.links.num_rows == 0
     assert linkage.records.equals(linkage.deterministic.records)
     assert not hub.state().exists()
+
+
+def test_too_few_records_to_train_on_link_on_the_exact_passes_and_say_so(hub: Hub) -> None:
+    small = [i for i in hub.inputs if i.agreement_id == "ambulance-assaults"]
+    linkage = hub.run(small)
+    assert linkage.records.num_rows < 1000
+    assert linkage.report["probabilistic"] == {
+        "run": "skipped",
+        "reason": f"{linkage.records.num_rows:,} records are too few to train a model on "
+        "(at least 1,000)",
+    }
+    assert linkage.records.equals(linkage.deterministic.records)
+    assert not (hub.state() / "state.json").exists()
+    assert hub.run().report["probabilistic"]["reason"] == "first run"  # type: ignore[index]
