@@ -223,7 +223,6 @@ def train(found: Profiles, config: ProbabilisticConfig) -> dict[str, Any]:
     Records, not profiles: profiles leave out the exact repeats within a cluster, so the true
     matches among them are the ones that differ, and m probabilities learnt there would be
     biased low."""
-    from splink import DuckDBAPI, Linker
     from splink.internals.exceptions import SplinkException
 
     table = found.records
