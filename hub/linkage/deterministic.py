@@ -36,14 +36,16 @@ class LinkResult:
 
 
 def _load(inputs: list[LinkInput], config: LinkageConfig) -> tuple[pa.Table, list[str]]:
+    """The record numbers and the passes' token columns of every input (nothing else is read),
+    with each record's agreement and extract."""
     tables = []
     for item in sorted(inputs, key=lambda i: (i.agreement_id, i.extract_id)):
-        table = pq.read_table(item.tokens_path)
+        present = pq.read_schema(item.tokens_path).names
+        table = pq.read_table(item.tokens_path, columns=["record", *config.passes(present)])
         n = table.num_rows
-        table = table.append_column("agreement_id", pa.array([item.agreement_id] * n, pa.string()))
-        tables.append(
-            table.append_column("extract_id", pa.array([item.extract_id] * n, pa.string()))
-        )
+        for name, value in (("agreement_id", item.agreement_id), ("extract_id", item.extract_id)):
+            table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), n))
+        tables.append(table)
     combined = pa.concat_tables(tables, promote_options="default")
     return combined, config.passes(combined.column_names)
 

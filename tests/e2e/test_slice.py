@@ -80,13 +80,39 @@ def test_release_is_published_with_a_manifest_naming_its_inputs(
 
 def test_release_has_no_tokens_or_identifier_columns(demo: tuple[Settings, DemoResult]) -> None:
     _, result = demo
-    for name in ("event.parquet", "person.parquet", "place.parquet"):
+    for name in ("event.parquet", "person.parquet", "place.parquet", "measures.parquet"):
         schema = pq.read_schema(result.release.path / name)
         assert not [f for f in schema.names if f.startswith(("tok_", "bf_"))]
         assert not [f for f in schema if pa.types.is_fixed_size_binary(f.type)]  # no token
         assert not {"nhs_number", "forename", "surname", "date_of_birth", "postcode", "upn"} & set(
             schema.names
         )
+
+
+def test_no_token_or_encoding_value_is_in_the_release(demo: tuple[Settings, DemoResult]) -> None:
+    """Beyond the column names: no cell of any release table equals a linkage token or a name
+    encoding, as bytes or as hex (Parquet is compressed, so the cells are read, not the bytes)."""
+    settings, result = demo
+    secret: set[bytes] = set()
+    linkage = settings.zone("linkage")
+    for path in linkage.glob("*/*/tokens.parquet"):
+        table = pq.read_table(path)
+        for name in table.column_names:
+            if name.startswith("tok_"):
+                secret |= {v for v in table.column(name).to_pylist() if v}
+    for path in linkage.glob("*/*/encodings.parquet"):
+        secret |= set(pq.read_table(path, columns=["encoding"]).column(0).to_pylist())
+    assert len(secret) > 10_000
+    secret |= {v.hex().encode() for v in list(secret)}
+    cells: set[bytes] = set()
+    for path in result.release.path.rglob("*.parquet"):
+        table = pq.read_table(path)
+        for column in table.columns:
+            for value in column.to_pylist():
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, str | bytes):
+                        cells.add(item.encode() if isinstance(item, str) else item)
+    assert len(cells) > 1_000 and not cells & secret
 
 
 def test_privacy_canary_finds_no_identifier(demo: tuple[Settings, DemoResult]) -> None:
@@ -269,14 +295,14 @@ def test_probabilistic_linkage_joins_people_the_exact_passes_split(
         assert set(quality) == {"findings", "completeness"} and quality["completeness"]
         assert all("first_rows" not in f and f["count"] > 0 for f in quality["findings"])
     assert run["run"] == "full relink" and run["reason"] == "first run"
-    assert run["threshold"] == 0.99 and run["model"]["version"] == 1
+    assert run["threshold"] == 0.95 and run["model"]["version"] == 1
     assert run["links_in_force"] > 0 and run["expected_false_links"] < run["links_in_force"]
     state = settings.zone("linkage") / "_state"
     model = json.loads((state / "models" / "model-0001.json").read_text())
     assert model["format"] == "svd-hub-linkage-model" and model["splink"]["comparisons"]
     links = pq.read_table(state / "links.parquet")
     assert links.num_rows == run["links_in_force"]
-    assert min(links.column("match_probability").to_pylist()) >= 0.99
+    assert min(links.column("match_probability").to_pylist()) >= 0.95
     assert all(w is not None for w in links.column("match_weight").to_pylist())
 
 

@@ -502,6 +502,10 @@ def test_rotating_the_encoding_key_drops_the_old_encodings_and_keeps_tokens(hub:
     assert (result.purpose, result.version, result.encodings_dropped) == ("encoding", 2, 5)
     assert not list(hub.settings.zone("linkage").glob(f"*/*/{ENCODINGS_FILE}"))
     assert {p: p.read_bytes() for p in files} == tokens  # tokens untouched
+    # links already made are kept (the linkage state holds them by record, not by encoding)
+    current = current_release(hub.settings)
+    assert current is not None
+    assert release_people(hub.publish()) == release_people(load_release(hub.settings, current))
     new_extract = _stage(
         hub.settings,
         hub.engine,

@@ -52,9 +52,9 @@ def test_passes_follow_the_configured_order_and_only_existing_columns() -> None:
 
 
 def test_a_changed_file_changes_the_digest(tmp_path: Path) -> None:
-    a = load_linkage_config(_write(tmp_path / "a", "probabilistic: {threshold: 0.95}\n"))
+    a = load_linkage_config(_write(tmp_path / "a", "probabilistic: {threshold: 0.9}\n"))
     b = load_linkage_config(_write(tmp_path / "b", "probabilistic: {threshold: 0.97}\n"))
-    assert a[0].probabilistic.threshold == 0.95 and a[1] != b[1]
+    assert a[0].probabilistic.threshold == 0.9 and a[1] != b[1]
 
 
 @pytest.mark.parametrize(
