@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 
 class ProbabilisticConfig(_Strict):
     enabled: bool = True
-    threshold: float = Field(0.95, gt=0.5, lt=1.0)
+    threshold: float = Field(0.97, gt=0.5, lt=1.0)
     dice_levels: tuple[float, ...] = (0.9, 0.75)
     u_pairs: int = Field(2_000_000, ge=10_000)
     seed: int = 1

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hub.errors import IntegrityError
-from hub.privacy.keys import fsync_dir
+from hub.privacy.keys import write_private
 from hub.settings import Settings
 
 STATE_DIR = "_state"
@@ -79,21 +79,6 @@ def state_dir(settings: Settings) -> Path:
     return settings.zone("linkage") / STATE_DIR
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
 def save_model(settings: Settings, model: Model) -> Path:
     path = state_dir(settings) / "models" / f"model-{model.version:04d}.json"
     doc = {
@@ -105,7 +90,7 @@ def save_model(settings: Settings, model: Model) -> Path:
         "profiles": model.profiles,
         "splink": model.splink,
     }
-    _write_atomically(path, json.dumps(doc, indent=2, sort_keys=True).encode() + b"\n")
+    write_private(path, json.dumps(doc, indent=2, sort_keys=True).encode() + b"\n")
     return path
 
 
@@ -183,4 +168,4 @@ def save_state(settings: Settings, state: LinkState) -> None:
         "linked_extracts": sorted(state.linked_extracts),
         "full_relink_at": state.full_relink_at.isoformat(timespec="seconds"),
     }
-    _write_atomically(folder / "state.json", json.dumps(doc, indent=2).encode() + b"\n")
+    write_private(folder / "state.json", json.dumps(doc, indent=2).encode() + b"\n")

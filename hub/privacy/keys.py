@@ -117,7 +117,7 @@ def master_key_from_settings(settings: Settings, *, create_dev: bool = False) ->
             raise KeyringError("no master key configured", hint="set HUB_MASTER_KEY_FILE")
         path = settings.dev_master_key_file
     if not path.exists() and create_dev:
-        _write_private(path, base64.b64encode(secrets.token_bytes(32)) + b"\n")
+        write_private(path, base64.b64encode(secrets.token_bytes(32)) + b"\n")
     if not path.exists():
         raise KeyringError(
             f"master key file {path} does not exist",
@@ -126,7 +126,7 @@ def master_key_from_settings(settings: Settings, *, create_dev: bool = False) ->
     return _decode_master(path.read_text(encoding="ascii"), str(path))
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
     """Write a file readable by its owner only, atomically (a crash leaves the old file or the new
     one, never a mixture)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -287,7 +287,7 @@ class Keyring:
                 for k in sorted(self._keys, key=lambda k: (k.purpose, k.version))
             ],
         }
-        _write_private(self.path, json.dumps(doc, indent=2).encode() + b"\n")
+        write_private(self.path, json.dumps(doc, indent=2).encode() + b"\n")
 
     def current(self, purpose: str) -> DataKey:
         """The newest version of the key for ``purpose``."""

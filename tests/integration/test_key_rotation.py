@@ -26,16 +26,13 @@ from typer.testing import CliRunner
 
 from hub import audit
 from hub.agreements import load_agreements
-from hub.agreements.development import approve_for_development
 from hub.agreements.model import Agreement
 from hub.errors import KeyringError
 from hub.linkage import LinkInput, link
 from hub.logs import configure_logging
-from hub.pipeline.landing import receive_extract
-from hub.pipeline.stage import stage_extract
 from hub.privacy import bloom, rotation
 from hub.privacy.bloom import ENCODING_KEY_META, ENCODINGS_FILE
-from hub.privacy.keys import DataKey, Keyring, init_keyring, open_keyring
+from hub.privacy.keys import DataKey, Keyring, open_keyring
 from hub.privacy.rotation import (
     DOMAIN_META,
     KEY_VERSION_META,
@@ -47,9 +44,9 @@ from hub.privacy.rotation import (
 from hub.privacy.tokens import rekey
 from hub.publication.release import PublishedRelease, current_release, load_release, publish_release
 from hub.settings import Settings
-from hub.store import make_engine, upgrade
-from hub.synth import generate_partnership
+from hub.store import make_engine
 from tests.conftest import make_settings
+from tests.partnership import receive_and_stage, stage_partnership
 from tests.privacy_canary import load_key_material, master_key_path, scan_for_keys
 
 pytestmark = pytest.mark.slow
@@ -61,42 +58,12 @@ Partition = frozenset[frozenset[tuple[str, str, int]]]
 # --- building and copying an installation ------------------------------------------------------
 
 
-def _stage(
-    settings: Settings, engine: Engine, ring: Keyring, agreement: Agreement, path: Path
-) -> str:
-    with path.open("rb") as source:
-        extract = receive_extract(
-            settings,
-            engine,
-            ring,
-            agreement,
-            sender_org=agreement.provider,
-            source=source,
-            source_name=path.name,
-        )
-    stage_extract(settings, engine, ring, agreement, extract.id)
-    return extract.id
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A partnership received, staged and published once, under pseudonymisation key v1."""
     base = tmp_path_factory.mktemp("rotation-template")
-    settings = make_settings(base)
-    settings.ensure_dirs()
-    engine = make_engine(settings.metadata_url)
-    upgrade(engine)
-    ring = init_keyring(settings)
+    settings, engine, ring, summary = stage_partnership(base, ROWS)
     agreements = load_agreements(settings.contracts_dir)
-    summary = generate_partnership(base / "partners", rows=ROWS)
-    settings.reference_dir.mkdir(parents=True)
-    shutil.copyfile(
-        base / "partners" / "reference" / "postcode_lsoa.csv",
-        settings.reference_dir / "postcode_lsoa.csv",
-    )
-    approve_for_development(settings, engine, agreements.values())
-    for agreement_id, agreement in agreements.items():
-        _stage(settings, engine, ring, agreement, summary.files[agreement_id])
     # The feed a partner sends again after rotation, prepared now: rotation gets no raw data.
     ed = pacsv.read_csv(
         summary.files["ed-assaults"],
@@ -227,7 +194,7 @@ def flow(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
     shutil.rmtree(hub.base / "partners")
     result = hub.rotate()
     release_after = hub.publish()
-    new_extract = _stage(
+    new_extract = receive_and_stage(
         hub.settings,
         hub.engine,
         hub.keyring(),
@@ -506,7 +473,7 @@ def test_rotating_the_encoding_key_drops_the_old_encodings_and_keeps_tokens(hub:
     current = current_release(hub.settings)
     assert current is not None
     assert release_people(hub.publish()) == release_people(load_release(hub.settings, current))
-    new_extract = _stage(
+    new_extract = receive_and_stage(
         hub.settings,
         hub.engine,
         hub.keyring(),

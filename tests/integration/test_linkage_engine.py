@@ -18,23 +18,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine
 
-from hub.agreements import load_agreements
-from hub.agreements.development import approve_for_development
 from hub.errors import IntegrityError
 from hub.linkage import LinkInput
 from hub.linkage.config import LinkageConfig, ProbabilisticConfig
 from hub.linkage.engine import Linkage, linked_now, run_linkage
 from hub.linkage.evaluation import LinkageQuality, evaluate
-from hub.pipeline.landing import receive_extract
-from hub.pipeline.stage import stage_extract
-from hub.privacy.keys import init_keyring
 from hub.privacy.rotation import token_files
 from hub.settings import Settings
-from hub.store import make_engine, upgrade
-from hub.synth import generate_partnership
 from tests.conftest import make_settings
+from tests.partnership import stage_partnership
 
 pytestmark = pytest.mark.slow
 ROWS = 20_000
@@ -46,27 +39,7 @@ CONFIG = LinkageConfig()
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("linkage-template")
-    settings = make_settings(base)
-    settings.ensure_dirs()
-    engine: Engine = make_engine(settings.metadata_url)
-    upgrade(engine)
-    ring = init_keyring(settings)
-    agreements = load_agreements(settings.contracts_dir)
-    summary = generate_partnership(base / "partners", rows=ROWS)
-    settings.reference_dir.mkdir(parents=True)
-    shutil.copyfile(
-        base / "partners" / "reference" / "postcode_lsoa.csv",
-        settings.reference_dir / "postcode_lsoa.csv",
-    )
-    approve_for_development(settings, engine, agreements.values())
-    for agreement_id, agreement in agreements.items():
-        path = summary.files[agreement_id]
-        with path.open("rb") as source:
-            extract = receive_extract(
-                settings, engine, ring, agreement,
-                sender_org=agreement.provider, source=source, source_name=path.name,
-            )  # fmt: skip
-        stage_extract(settings, engine, ring, agreement, extract.id)
+    engine = stage_partnership(base, ROWS)[1]
     engine.dispose()
     return base
 
@@ -132,7 +105,9 @@ def test_a_first_run_trains_a_model_and_joins_people_the_exact_passes_split(hub:
     )
     assert report["links_in_force"] == linkage.links.num_rows > 0
     # every link keeps its match weight, its probability and the model that made it
-    assert pc.min(linkage.links.column("match_probability")).as_py() >= 0.95
+    assert (
+        pc.min(linkage.links.column("match_probability")).as_py() >= CONFIG.probabilistic.threshold
+    )
     assert linkage.links.column("match_weight").null_count == 0
     assert set(linkage.links.column("model_version").to_pylist()) == {1}
     # and the records say which pass linked them
