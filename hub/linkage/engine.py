@@ -89,6 +89,11 @@ def _in_force(links: pa.Table, extracts: list[str]) -> pa.Table:
     return links.filter(keep)
 
 
+def _model_digest(config: LinkageConfig) -> str:
+    """What a saved model depends on: the settings and the comparisons' structure."""
+    return f"{config.probabilistic.model_digest()};structure={probabilistic.STRUCTURE}"
+
+
 def _full_relink_due(
     state: LinkState | None, model: Model | None, config: LinkageConfig, now: datetime
 ) -> str | None:
@@ -98,7 +103,7 @@ def _full_relink_due(
         return "first run"
     if model is None:
         return "no saved model"
-    if model.digest != settings.model_digest():
+    if model.digest != _model_digest(config):
         return "the probabilistic settings changed"
     if state.threshold != settings.threshold:
         return "the threshold changed"
@@ -120,19 +125,17 @@ def run_linkage(
     """Link every record of ``inputs``; update and use the saved linkage state."""
     now = now or datetime.now(UTC)
     det = link(inputs, config)
-    passes = config.passes([f"tok_{p}" for p in det.pass_matches])
     report: dict[str, object] = {
         "method": "deterministic passes, then probabilistic matching (splink) on keyed encodings"
         if config.probabilistic.enabled
         else "deterministic passes",
-        "passes": [p.removeprefix("tok_") for p in passes],
+        "passes": list(det.pass_matches),  # in the order they ran
         "records": det.records.num_rows,
         "records_matched_by_pass": det.pass_matches,
         "clusters_after_deterministic_passes": len(pc.unique(det.records.column("cluster"))),
     }
     if not config.probabilistic.enabled or not det.records.num_rows:
-        records = det.records
-        return Linkage(records, det, LINKS_SCHEMA.empty_table(), report)
+        return Linkage(det.records, det, LINKS_SCHEMA.empty_table(), report)
 
     started = time.perf_counter()
     extract_ids = sorted({i.extract_id for i in inputs})
@@ -152,7 +155,7 @@ def run_linkage(
         model = Model(
             version=next_model_version(settings),
             trained_at=now.isoformat(timespec="seconds"),
-            digest=config.probabilistic.model_digest(),
+            digest=_model_digest(config),
             records=found.records.num_rows,
             profiles=found.count,
             splink=trained,

@@ -45,6 +45,7 @@ from hub.privacy.rotation import token_file_version
 
 log = logging.getLogger(__name__)
 
+STRUCTURE = 1  # the comparisons' version: a change retrains saved models (hub.linkage.engine)
 EXACT = ("date_of_birth", "sex", "postcode")
 NAMES = ("forename", "surname")
 FIELDS = EXACT + NAMES
