@@ -219,7 +219,15 @@ class Keyring:
             missing = [p for p in PURPOSES if not ring.versions(p)]
             if missing:
                 ring._keys.extend(DataKey(p, 1, secrets.token_bytes(32)) for p in missing)
-                ring.save()
+                try:
+                    ring.save()
+                except OSError as exc:
+                    raise KeyringError(
+                        f"the keyring at {key_dir / KEYRING_FILE} has no {', '.join(missing)} "
+                        f"key yet and cannot be saved with one ({exc.strerror})",
+                        hint="run `hub keys status` once as a user who can write the key "
+                        "directory; it adds the key",
+                    ) from None
                 log.warning("added version 1 of the %s key to the keyring", ", ".join(missing))
         return ring
 

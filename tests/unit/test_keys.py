@@ -4,6 +4,7 @@ versions added and kept, tokens re-keyed to what the whole chain gives, clear er
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from hub.errors import IntegrityError, KeyringError
 from hub.privacy.keys import (
     PURPOSES,
     DataKey,
+    Keyring,
     LocalMasterKey,
     init_keyring,
     master_key_provider,
@@ -71,6 +73,25 @@ def test_a_keyring_made_before_a_purpose_existed_gets_it_once(settings: Settings
     # saved: a second process gets the same key, not another new one
     assert open_keyring(settings).current("encoding").secret == first.current("encoding").secret
     assert first.current("encoding").secret not in path.read_bytes()
+
+
+def test_a_keyring_that_cannot_be_upgraded_says_so_in_one_line(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_keyring(settings)
+    path = settings.key_dir / "keyring.json"
+    doc = json.loads(path.read_text())
+    doc["keys"] = [k for k in doc["keys"] if k["purpose"] != "encoding"]
+    path.write_text(json.dumps(doc))
+
+    def read_only(self: Keyring) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Keyring, "save", read_only)
+    with pytest.raises(KeyringError, match="has no encoding key yet") as raised:
+        open_keyring(settings)
+    assert "Read-only file system" in raised.value.message
+    assert "hub keys status" in (raised.value.hint or "")
 
 
 def test_secrets_never_appear_in_repr(settings: Settings) -> None:
