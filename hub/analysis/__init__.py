@@ -1,0 +1,1 @@
+"""Analyst access: read-only queries over releases, confined to a project's view."""
