@@ -38,6 +38,7 @@ from hub.linkage.state import (
     load_state,
     next_model_version,
     save_model,
+    save_records,
     save_state,
 )
 from hub.settings import Settings
@@ -182,6 +183,7 @@ def run_linkage(
                 "match_weight": scored.column("match_weight").cast(pa.float64()),
                 "match_probability": scored.column("match_probability").cast(pa.float64()),
                 "model_version": pa.array(np.full(scored.num_rows, model.version, np.int32)),
+                "pass": pa.repeat(pa.scalar(PROBABILISTIC), scored.num_rows),
             },
             schema=LINKS_SCHEMA,
         )
@@ -193,6 +195,7 @@ def run_linkage(
         ),
     )
     records, linked = _apply(det, links)
+    save_records(settings, records)
     weights = links.column("match_probability").to_numpy()
     report["probabilistic"] = {
         "run": "full relink" if not new_only else "incremental",

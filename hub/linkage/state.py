@@ -7,7 +7,9 @@
   record number on each side) with the match weight and probability and the model version that
   made them. Record identities do not change when keys rotate, so links survive rotations.
 - ``state.json``: the current model version, the extracts already linked, and when everything
-  was last linked again (a full relink).
+  was last linked again (a full relink);
+- ``records.parquet``: the last run's outcome for every record (agreement, extract, record
+  number, cluster, and ``linked_by``, the passes that linked it), for audit and review.
 
 Each file is written under a temporary name and renamed into place; ``links.parquet`` goes before
 ``state.json``, so a crash between them leaves extracts marked new that are already linked, and the
@@ -43,8 +45,10 @@ LINKS_SCHEMA = pa.schema(
         ("match_weight", pa.float64()),
         ("match_probability", pa.float64()),
         ("model_version", pa.int32()),
+        ("pass", pa.string()),  # the pass that made the link
     ]
 )
+RECORDS_FILE = "records.parquet"  # the last run's clusters: how each record was linked
 
 
 @dataclass(frozen=True)
@@ -153,15 +157,7 @@ def save_state(settings: Settings, state: LinkState) -> None:
     links = state.links.cast(LINKS_SCHEMA).sort_by(
         [(name, "ascending") for name in LINKS_SCHEMA.names[:6]]
     )
-    tmp = folder / f".links.parquet.{os.getpid()}.tmp"
-    try:
-        pq.write_table(links, tmp, compression="zstd")
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        tmp.replace(folder / "links.parquet")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    _write_parquet(folder / "links.parquet", links)
     doc = {
         "model_version": state.model_version,
         "threshold": state.threshold,
@@ -169,3 +165,22 @@ def save_state(settings: Settings, state: LinkState) -> None:
         "full_relink_at": state.full_relink_at.isoformat(timespec="seconds"),
     }
     write_private(folder / "state.json", json.dumps(doc, indent=2).encode() + b"\n")
+
+
+def save_records(settings: Settings, records: pa.Table) -> None:
+    """The last run's clusters and passes per record (``RECORDS_FILE``), replaced atomically."""
+    _write_parquet(state_dir(settings) / RECORDS_FILE, records)
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    """``table`` to ``path`` under a temporary name, synced, then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

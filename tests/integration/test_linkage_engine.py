@@ -110,9 +110,11 @@ def test_a_first_run_trains_a_model_and_joins_people_the_exact_passes_split(hub:
     )
     assert linkage.links.column("match_weight").null_count == 0
     assert set(linkage.links.column("model_version").to_pylist()) == {1}
+    assert set(linkage.links.column("pass").to_pylist()) == {"probabilistic"}
     # and the records say which pass linked them
     linked_by = linkage.records.column("linked_by").to_pylist()
     assert sum("probabilistic" in v for v in linked_by) == report["records_linked"] > 0
+    assert pq.read_table(hub.state() / "records.parquet").equals(linkage.records)  # for audit
     model = json.loads((hub.state() / "models" / "model-0001.json").read_text())
     assert model["format"] == "svd-hub-linkage-model" and model["records"] == ROWS
     levels = [c["output_column_name"] for c in model["splink"]["comparisons"]]
