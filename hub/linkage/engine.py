@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.errors import InfrastructureError
 from hub.linkage import probabilistic
 from hub.linkage.config import LinkageConfig
 from hub.linkage.deterministic import LinkInput, LinkResult, link
@@ -41,10 +42,12 @@ from hub.linkage.state import (
     save_records,
     save_state,
 )
+from hub.locks import exclusive
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 PROBABILISTIC = "probabilistic"
+LOCK_FILE = ".linkage.lock"  # in the data directory: one linkage run at a time
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,27 @@ def run_linkage(
     if not config.probabilistic.enabled or not det.records.num_rows:
         return Linkage(det.records, det, LINKS_SCHEMA.empty_table(), report)
 
+    busy = InfrastructureError(
+        "another linkage run is using the linkage state",
+        hint="wait for the running one-picture DAG (or `hub publish`) to finish, then run again",
+    )
+    with exclusive(settings.data_dir / LOCK_FILE, busy):
+        return _probabilistic(
+            settings, inputs, config, det, report, encoding_version, full_relink, now
+        )
+
+
+def _probabilistic(
+    settings: Settings,
+    inputs: list[LinkInput],
+    config: LinkageConfig,
+    det: LinkResult,
+    report: dict[str, object],
+    encoding_version: int,
+    full_relink: bool,
+    now: datetime,
+) -> Linkage:
+    """The probabilistic step and the saved state (one run at a time: ``run_linkage``)."""
     started = time.perf_counter()
     extract_ids = sorted({i.extract_id for i in inputs})
     # a full relink needs nothing saved: it is also the way out of a damaged state

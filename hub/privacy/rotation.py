@@ -26,7 +26,6 @@ name the version that wrapped them and old versions stay in the keyring.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import time
@@ -41,6 +40,7 @@ from sqlalchemy import Engine
 
 from hub import audit
 from hub.errors import HubError, IntegrityError, KeyringError
+from hub.locks import exclusive
 from hub.privacy.bloom import (
     ENCODING,
     ENCODINGS_FILE,
@@ -250,19 +250,12 @@ def require_current_tokens(paths: Sequence[Path], keyring: Keyring) -> int:
 def rotation_lock(settings: Settings) -> Iterator[None]:
     """One rotation at a time per data directory (released by the OS if the process dies, so a
     crashed rotation never blocks the run that finishes it)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(settings.data_dir / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise KeyringError(
-                "another key rotation is running on this data directory",
-                hint="wait for it to finish, then run `hub keys rotate` again if needed",
-            ) from None
+    busy = KeyringError(
+        "another key rotation is running on this data directory",
+        hint="wait for it to finish, then run `hub keys rotate` again if needed",
+    )
+    with exclusive(settings.data_dir / _LOCK_FILE, busy):
         yield
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)

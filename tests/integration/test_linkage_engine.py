@@ -19,11 +19,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from hub.errors import IntegrityError
+from hub.errors import InfrastructureError, IntegrityError
 from hub.linkage import LinkInput
 from hub.linkage.config import LinkageConfig, ProbabilisticConfig
-from hub.linkage.engine import Linkage, linked_now, run_linkage
+from hub.linkage.engine import LOCK_FILE, Linkage, linked_now, run_linkage
 from hub.linkage.evaluation import LinkageQuality, evaluate
+from hub.locks import exclusive
 from hub.privacy.rotation import token_files
 from hub.settings import Settings
 from tests.conftest import make_settings
@@ -237,3 +238,15 @@ def test_too_few_records_to_train_on_link_on_the_exact_passes_and_say_so(hub: Hu
     assert linkage.records.equals(linkage.deterministic.records)
     assert not (hub.state() / "state.json").exists()
     assert hub.run().report["probabilistic"]["reason"] == "first run"  # type: ignore[index]
+
+
+def test_one_linkage_run_at_a_time(hub: Hub) -> None:
+    """A second run (say `hub publish` by hand while the DAG runs) is refused at once, before it
+    reads or writes the state, and the lock goes with the holder."""
+    busy = InfrastructureError("held by the test")
+    with exclusive(hub.settings.data_dir / LOCK_FILE, busy):
+        with pytest.raises(InfrastructureError, match="another linkage run") as raised:
+            hub.run()
+        assert "wait for" in (raised.value.hint or "")
+        assert not (hub.state() / "state.json").exists()
+    assert hub.run().report["probabilistic"]["run"] == "full relink"  # type: ignore[index]
