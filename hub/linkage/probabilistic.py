@@ -316,9 +316,6 @@ def join_clusters(
             return np.asarray(labels_of[parent[node]], dtype=np.int64)
 
 
-ProbabilisticSettings = ProbabilisticConfig
-
-
 @dataclass(frozen=True)
 class Links:
     """A one-off probabilistic run (no saved state): the pairs that reached the threshold."""

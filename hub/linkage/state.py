@@ -19,7 +19,6 @@ next run scores them again to the same links.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hub.errors import IntegrityError
+from hub.files import write_parquet_atomically
 from hub.privacy.keys import write_private
 from hub.settings import Settings
 
@@ -153,11 +153,10 @@ def load_state(settings: Settings) -> LinkState | None:
 
 def save_state(settings: Settings, state: LinkState) -> None:
     folder = state_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     links = state.links.cast(LINKS_SCHEMA).sort_by(
         [(name, "ascending") for name in LINKS_SCHEMA.names[:6]]
     )
-    _write_parquet(folder / "links.parquet", links)
+    write_parquet_atomically(folder / "links.parquet", links, compression="zstd")
     doc = {
         "model_version": state.model_version,
         "threshold": state.threshold,
@@ -169,18 +168,4 @@ def save_state(settings: Settings, state: LinkState) -> None:
 
 def save_records(settings: Settings, records: pa.Table) -> None:
     """The last run's clusters and passes per record (``RECORDS_FILE``), replaced atomically."""
-    _write_parquet(state_dir(settings) / RECORDS_FILE, records)
-
-
-def _write_parquet(path: Path, table: pa.Table) -> None:
-    """``table`` to ``path`` under a temporary name, synced, then renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_parquet_atomically(state_dir(settings) / RECORDS_FILE, records, compression="zstd")

@@ -27,7 +27,6 @@ can attack the filters for as long as they are kept (docs/privacy.md).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hub.files import write_parquet_atomically
 from hub.privacy.keys import DataKey
 from hub.privacy.tokens import keyed_hash_chain, rekey
 
@@ -189,12 +189,4 @@ def rekey_encodings(path: Path, key: DataKey, domains: dict[str, str]) -> None:
     )
     rekeyed = pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
     rekeyed = rekeyed.sort_by([("kind", "ascending"), ("token", "ascending")])
-    tmp = path.with_name(f".{path.name}.rekey-{os.getpid()}.tmp")
-    try:
-        pq.write_table(rekeyed.replace_schema_metadata(schema.metadata), tmp)
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_parquet_atomically(path, rekeyed.replace_schema_metadata(schema.metadata))
