@@ -1,16 +1,18 @@
 """Read-only SQL over a release, confined to what a project may see.
 
 An analyst's query runs in a DuckDB database of its own, in memory, that holds only the project's
-views: each release table a project may read, with only the columns it may read, loaded through
-Arrow (the Parquet files themselves are never opened by the analyst's SQL). Then the database is
-closed around them:
+views (``hub.analysis.access`` writes them): each release table a project may read, with only the
+rows and columns it may read, as a view over the release's Parquet files. The views are made
+first; then the database is closed around them:
 
-- ``enable_external_access = false``: no file, no URL, no ``ATTACH``, no ``COPY``, no
-  ``read_csv('/etc/passwd')``;
+- ``allowed_directories`` is the release's folder and ``enable_external_access = false``: no
+  other file, no URL, no ``ATTACH``, no ``COPY``, no ``read_csv('/etc/passwd')``;
 - extensions are neither installed nor loaded automatically, and none can be loaded;
 - ``lock_configuration = true``: no ``SET`` can give any of it back;
-- one statement, and it must be a ``SELECT`` (``WITH ... SELECT`` included): anything else is
-  refused before it runs;
+- one statement, and it must be a ``SELECT`` (``WITH ... SELECT`` included), and DuckDB's own
+  parser must find in it no table but the project's views (and the query's own ``WITH`` names)
+  and no table function but ``range``, ``generate_series`` and ``unnest``: so not even the
+  release's files can be read except through the views;
 - a time limit (the query is interrupted) and a row limit (the result says it was cut), a memory
   limit and two threads.
 
@@ -21,12 +23,14 @@ analyst can act on, and never quote a row value.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -56,15 +60,31 @@ class QueryResult:
     seconds: float
 
 
-def _load(release: Path, allowed: Mapping[str, Sequence[str]]) -> dict[str, pa.Table]:
-    """Each allowed table of the release with its allowed columns only (in the file's order)."""
-    tables = {}
+PURE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+CATALOGUE_TABLES = frozenset({("information_schema", "columns"), ("information_schema", "tables")})
+
+
+def quoted(name: str) -> str:
+    """``name`` as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def file_literal(path: Path) -> str:
+    """``path`` as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def column_views(release: Path, allowed: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """The simplest views: each allowed table of the release with its allowed columns only (in
+    the file's order), every row."""
+    views = {}
     for name, columns in sorted(allowed.items()):
         path = release / f"{name}.parquet"
-        present = pq.read_schema(path).names
-        wanted = [c for c in present if c in set(columns)]
-        tables[name] = pq.read_table(path, columns=wanted)
-    return tables
+        wanted = [c for c in pq.read_schema(path).names if c in set(columns)]
+        views[name] = (
+            f"SELECT {', '.join(quoted(c) for c in wanted)} FROM read_parquet({file_literal(path)})"
+        )
+    return views
 
 
 class Sandbox:
@@ -74,12 +94,13 @@ class Sandbox:
     def __init__(
         self,
         release: Path,
-        allowed: Mapping[str, Sequence[str]],
+        views: Mapping[str, str],
         limits: QueryLimits | None = None,
     ) -> None:
         import duckdb
 
         self.limits = limits or QueryLimits()
+        self._views = frozenset(name.lower() for name in views)
         self._con = duckdb.connect(
             config={
                 "threads": 2,
@@ -90,14 +111,16 @@ class Sandbox:
                 "python_enable_replacements": False,  # no scan of Python variables by name
             }
         )
-        for name, table in _load(release, allowed).items():
-            # a real table in the in-memory database, copied from Arrow: nothing refers back to
-            # the file or to Python objects once the query runs
-            self._con.register("incoming", table)
-            self._con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
-            self._con.unregister("incoming")
-        self._con.execute("SET enable_external_access = false")
-        self._con.execute("SET lock_configuration = true")
+        try:
+            for name, select in sorted(views.items()):
+                self._con.execute(f"CREATE VIEW {quoted(name)} AS {select}")
+            folder = str(release.resolve()).rstrip("/") + "/"
+            self._con.execute("SET allowed_directories = ?", [[folder]])
+            self._con.execute("SET enable_external_access = false")
+            self._con.execute("SET lock_configuration = true")
+        except BaseException:
+            self._con.close()
+            raise
 
     def close(self) -> None:
         self._con.close()
@@ -123,7 +146,7 @@ class Sandbox:
         """Run one read-only ``SELECT``; refuse anything else."""
         import duckdb
 
-        statement = self._only_select(sql)
+        statement = self.select_only(sql)
         timer = threading.Timer(self.limits.seconds, self._con.interrupt)
         started = time.perf_counter()
         timer.start()
@@ -150,7 +173,7 @@ class Sandbox:
             table.slice(0, self.limits.rows), truncated, time.perf_counter() - started
         )
 
-    def _only_select(self, sql: str) -> str:
+    def select_only(self, sql: str) -> str:
         import duckdb
 
         try:
@@ -172,7 +195,78 @@ class Sandbox:
                 hint="the release is read-only: query it with SELECT ... FROM event, person, "
                 "place or measures",
             )
-        return str(statement.query)
+        query = str(statement.query)
+        self._only_views(query)
+        return query
+
+    def _only_views(self, query: str) -> None:
+        """Refuse a query whose parse tree reads anything but the project's views."""
+        ((serialised,),) = self._con.execute("SELECT json_serialize_sql(?)", [query]).fetchall()
+        tree = json.loads(serialised)
+        if tree.get("error"):
+            raise QueryRefusedError(
+                "the query could not be checked: " + blank(str(tree.get("error_message", ""))),
+                hint="write it as a plain SELECT over your project's tables",
+            )
+        ctes = {name.lower() for name in _cte_names(tree)}
+        for node in _nodes(tree):
+            kind = node.get("type")
+            if kind == "TABLE_FUNCTION":
+                function = node.get("function") or {}
+                name = str(function.get("function_name", "")).lower()
+                if name not in PURE_TABLE_FUNCTIONS:
+                    raise QueryRefusedError(
+                        f"table function {name} is disabled by configuration here",
+                        hint="files, URLs and extensions cannot be used from a query; read "
+                        "your project's tables by name",
+                    )
+            elif kind == "BASE_TABLE":
+                schema = str(node.get("schema_name", "")).lower()
+                table = str(node.get("table_name", "")).lower()
+                catalog = str(node.get("catalog_name", "")).lower()
+                if (schema, table) in CATALOGUE_TABLES and not catalog:
+                    continue
+                if (
+                    schema in ("", "main")
+                    and catalog in ("", "memory")
+                    and (table in self._views or table in ctes)
+                ):
+                    continue
+                if any(mark in table for mark in "/.:\\"):
+                    raise QueryRefusedError(
+                        "reading files or URLs is disabled by configuration here",
+                        hint="read your project's tables by name",
+                    )
+                raise QueryRefusedError(
+                    f"Table with name {blank(table)} does not exist",
+                    hint=_hint(Exception("does not exist")),
+                )
+
+
+def _nodes(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in a parse tree, depth first."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _cte_names(tree: Any) -> list[str]:
+    """The names the query's ``WITH`` clauses (at any depth) define."""
+    names: list[str] = []
+    for node in _nodes(tree):
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            names.extend(str(entry.get("key", "")) for entry in cte_map.get("map", []))
+    return names
+
+
+def blank(text: str) -> str:
+    return re.sub(r"'[^']*'", "'…'", text)
 
 
 def _one_line(exc: Exception) -> str:
@@ -180,7 +274,7 @@ def _one_line(exc: Exception) -> str:
     single-quoted text replaced: a conversion error quotes the row value it failed on."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
-    return re.sub(r"'[^']*'", "'…'", first)[:300]
+    return blank(first)[:300]
 
 
 def _hint(exc: Exception) -> str:

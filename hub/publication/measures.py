@@ -140,6 +140,69 @@ def local_authorities(reference: Path) -> dict[str, str] | None:
     )
 
 
+def _located(events: pa.Table, areas: dict[str, str] | None) -> pa.Table:
+    """The events with an area (where it happened, else the person's home area; by local
+    authority with ``areas``) and a month; the others are left out."""
+    area = pc.coalesce(events.column("area_code"), events.column("home_area"))
+    if areas is not None:
+        lsoas = pa.array(list(areas), pa.string())
+        names = pa.array(list(areas.values()), pa.string())
+        area = pc.take(names, pc.index_in(area, value_set=lsoas))
+    events = events.set_column(events.column_names.index("area_code"), "area_code", area)
+    return events.filter(
+        pc.and_(pc.is_valid(events.column("area_code")), pc.is_valid(events.column("event_month")))
+    )
+
+
+def _event_masks(located: pa.Table, definitions: bool) -> dict[str, pa.Array]:
+    """Which events each event-level measure counts (with ``definitions``, also each local
+    definition's ``sv_<id>`` column of the release)."""
+    counted: dict[str, pa.Array] = {m.id: matches(m.rule, located) for m in EVENT_MEASURES}
+    counted["victims"] = pc.fill_null(pc.equal(located.column("role"), "victim"), False)
+    counted["repeat_victimisation"] = _repeats(located)
+    if definitions:
+        for name in located.column_names:
+            if name.startswith("sv_"):
+                counted[name] = pc.fill_null(located.column(name), False)
+    return counted
+
+
+def measure_counts(events: pa.Table, areas: dict[str, str] | None = None) -> pa.Table:
+    """The raw counts behind every event-level measure and local definition, by source, area and
+    month: ``measure``, ``source``, ``area_code``, ``event_month``, ``events``. Not for analysts
+    as it is (nothing here is controlled): ``hub.analysis.measures`` adds up the sources a
+    project may draw on and controls the result. Pre-aggregating here is what makes a measures
+    page fast at national scale (bench/query.py)."""
+    located = _located(events, areas)
+    parts = []
+    for measure, mask in _event_masks(located, definitions=True).items():
+        grouped = (
+            located.filter(mask)
+            .select(["source", "area_code", "event_month"])
+            .group_by(["source", "area_code", "event_month"], use_threads=False)
+            .aggregate([([], "count_all")])
+        )
+        parts.append(
+            pa.table(
+                {
+                    "measure": pa.array([measure] * grouped.num_rows, pa.string()),
+                    "source": grouped.column("source"),
+                    "area_code": grouped.column("area_code"),
+                    "event_month": grouped.column("event_month"),
+                    "events": pc.cast(grouped.column("count_all"), pa.int64()),
+                }
+            )
+        )
+    return pa.concat_tables(parts).sort_by(
+        [
+            ("measure", "ascending"),
+            ("source", "ascending"),
+            ("area_code", "ascending"),
+            ("event_month", "ascending"),
+        ]
+    )
+
+
 def compute_measures(
     events: pa.Table, rule: DisclosureRule, areas: dict[str, str] | None = None
 ) -> pa.Table:
@@ -147,20 +210,9 @@ def compute_measures(
 
     With ``areas`` (LSOA -> local authority), measures are by local authority: counts of a few
     LSOAs would nearly all be suppressed. An LSOA it does not know is left out."""
-    area = pc.coalesce(events.column("area_code"), events.column("home_area"))
-    if areas is not None:
-        lsoas = pa.array(list(areas), pa.string())
-        names = pa.array(list(areas.values()), pa.string())
-        area = pc.take(names, pc.index_in(area, value_set=lsoas))
-    events = events.set_column(events.column_names.index("area_code"), "area_code", area)
-    located = events.filter(
-        pc.and_(pc.is_valid(events.column("area_code")), pc.is_valid(events.column("event_month")))
-    )
-    counted: dict[str, pa.Array] = {m.id: matches(m.rule, located) for m in EVENT_MEASURES}
-    counted["victims"] = pc.fill_null(pc.equal(located.column("role"), "victim"), False)
-    counted["repeat_victimisation"] = _repeats(located)
+    located = _located(events, areas)
     parts = []
-    for measure, mask in counted.items():
+    for measure, mask in _event_masks(located, definitions=False).items():
         chosen = located.filter(mask).select(["area_code", "event_month"])
         grouped = chosen.group_by(["area_code", "event_month"], use_threads=False).aggregate(
             [([], "count_all")]

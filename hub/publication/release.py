@@ -40,7 +40,7 @@ from hub.privacy.rotation import TOKENS_FILE, require_current_tokens
 from hub.publication.definitions import flag_events, load_definitions, manifest_entry
 from hub.publication.events import staged_events
 from hub.publication.measures import DESCRIPTIONS as MEASURE_DESCRIPTIONS
-from hub.publication.measures import compute_measures, local_authorities
+from hub.publication.measures import compute_measures, local_authorities, measure_counts
 from hub.publication.place import place_counts
 from hub.publication.pseudonyms import (
     project_key_table,
@@ -55,6 +55,7 @@ from hub.store import Extract, Release, ReleaseInput, session_scope
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
+MEASURE_COUNTS = "measure_counts.parquet"  # raw, never a view for analysts
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ def publish_release(
     place_table = place_counts(event_table, disclosure)
     areas = local_authorities(reference)
     measures_table = compute_measures(event_table, disclosure, areas)
+    counts_table = measure_counts(event_table, areas)
     multi = int(
         pc.sum(pc.greater_equal(pc.list_value_length(person_table.column("sources")), 2)).as_py()
         or 0
@@ -216,10 +218,14 @@ def publish_release(
     tmp = published / f".tmp-{release_id}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True, mode=0o755)
-    pq.write_table(event_table, tmp / "event.parquet", compression="zstd")
-    pq.write_table(person_table, tmp / "person.parquet", compression="zstd")
-    pq.write_table(place_table, tmp / "place.parquet", compression="zstd")
-    pq.write_table(measures_table, tmp / "measures.parquet", compression="zstd")
+    for name, table in (
+        ("event", event_table),
+        ("person", person_table),
+        ("place", place_table),
+        ("measures", measures_table),
+        ("measure_counts", counts_table),
+    ):
+        pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
     projects = _write_project_keys(
         tmp, keyring, person_keys, representatives, result, extracts, agreements, now
     )
@@ -259,6 +265,13 @@ def publish_release(
                 "disclosure_control": disclosure.as_dict(),
                 "area": "local authority" if areas is not None else "LSOA",
                 "measures": MEASURE_DESCRIPTIONS,
+            },
+            "measure_counts": {
+                "rows": counts_table.num_rows,
+                "sha256": _sha256(tmp / MEASURE_COUNTS),
+                "analyst_facing": False,
+                "note": "raw counts by measure, source, area and month, read only through the "
+                "hub's measures pages, which add up a project's sources and control them",
             },
         },
         "projects": projects,

@@ -101,7 +101,7 @@ def plan_ed(
     linked = weighted_sample(rng, weights, round(n_rows * ED_FROM_POLICE))
     inc = police.incidents
     incident = police.rows["incident"][linked]
-    offence_at = inc["day"][incident] * MINUTES_A_DAY + inc["minute"][incident]
+    offence_at = inc["day"][incident].astype(np.int64) * MINUTES_A_DAY + inc["minute"][incident]
     arrival_linked = offence_at + rng.integers(20, 241, linked.size)
     unarmed = rng.choice(len(METHODS), linked.size, p=UNARMED_MIX)
     method_linked = np.where(
@@ -176,7 +176,7 @@ def plan_ambulance(
             [
                 np.maximum(e["arrival"][from_ed] - rng.integers(20, 76, from_ed.size),
                            e["assault"][from_ed] + 2),
-                inc["day"][incident] * MINUTES_A_DAY + inc["minute"][incident]
+                inc["day"][incident].astype(np.int64) * MINUTES_A_DAY + inc["minute"][incident]
                 + rng.integers(2, 16, from_police.size),
                 event_days(rng, rest) * MINUTES_A_DAY + event_minutes(rng, rest),
             ]

@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from hub.analysis.sandbox import QueryLimits, QueryRefusedError, Sandbox
+from hub.analysis.sandbox import QueryLimits, QueryRefusedError, Sandbox, column_views
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "release" / "event.csv"
 ALLOWED = {"event": ["event_month", "area_code", "age_band", "flag_knife", "sv_merseyside"]}
@@ -32,7 +32,7 @@ def release(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sandbox(release: Path) -> Iterator[Sandbox]:
-    with Sandbox(release, ALLOWED, QueryLimits(rows=10, seconds=2)) as box:
+    with Sandbox(release, column_views(release, ALLOWED), QueryLimits(rows=10, seconds=2)) as box:
         yield box
 
 
@@ -112,7 +112,7 @@ def test_an_error_quotes_no_row_value(sandbox: Sandbox) -> None:
 
 def test_the_release_files_are_not_held_open_or_changed(release: Path) -> None:
     before = {p.name: p.read_bytes() for p in release.iterdir()}
-    with Sandbox(release, ALLOWED) as box:
+    with Sandbox(release, column_views(release, ALLOWED)) as box:
         box.run("SELECT count(*) FROM event")
     assert {p.name: p.read_bytes() for p in release.iterdir()} == before
     assert pa.types.is_string(pq.read_schema(release / "event.parquet").field("area_code").type)

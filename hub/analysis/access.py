@@ -1,0 +1,197 @@
+"""What one project sees of a release: which releases, which rows, which columns.
+
+A project sees a release when at least one of the agreements it may draw on today
+(``hub.analysis.projects.approval``) fed it. In that release it sees:
+
+- ``event``: the events from its agreements only, with only the columns those agreements feed
+  (an ED-only project has no ``ho_offence_code``: no ED extract carries one). The person key is
+  there only for a row-level project: an aggregate-only project counts events and people, it
+  never holds a key that follows one person through the table.
+- ``person``: one row per person with an event from its agreements, worked out from those events
+  alone (``sources``, ``events``, first and last seen), so nothing in it says that a patient is
+  also known to the police unless the project draws on both. Again, the key only when row-level.
+
+Every other table, column and release is absent from the project's sandbox, its catalogue and its
+measures. Aggregate outputs are controlled with the strictest disclosure rule of the project's
+agreements.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from sqlalchemy import Engine, select
+
+from hub.agreements.model import Agreement
+from hub.analysis.projects import Approval
+from hub.analysis.sandbox import file_literal, quoted
+from hub.errors import NotFoundError
+from hub.privacy.disclosure import DisclosureRule, strictest
+from hub.publication.events import FLAGS
+from hub.settings import Settings
+from hub.store import Release, session_scope
+
+EVENT_ALWAYS = ("source", "role", "event_type", "event_week", "event_month")
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """One project's view of one release."""
+
+    release_id: str
+    path: Path
+    created_at: str
+    manifest: dict[str, object]
+    sources: tuple[str, ...]  # the project's agreements that fed this release
+    rule: DisclosureRule
+    row_level: bool
+    tables: dict[str, list[str]]  # view name -> its columns, in order
+    views: dict[str, str]  # view name -> the SELECT that defines it
+
+
+def fed_columns(agreement: Agreement) -> set[str]:
+    """The ``event`` columns an agreement's extracts give values to (definitions' ``sv_`` and
+    ``harm_`` columns are worked out for every event, ``harm_`` from the offence code)."""
+    spec = agreement.publication
+    columns = set(EVENT_ALWAYS)
+    optional = {
+        "ho_offence_code": spec.offence_code_field,
+        "event_hour": spec.event_hour_field,
+        "area_code": spec.area_field,
+        "age_band": spec.age_band_field,
+        "sex": spec.sex_field,
+        "home_area": spec.home_area_field,
+    }
+    columns.update(name for name, field in optional.items() if field)
+    columns.update(f"flag_{name}" for name in FLAGS if name in spec.flags)
+    return columns
+
+
+def _manifest(path: Path) -> dict[str, object] | None:
+    file = path / "manifest.json"
+    if not file.is_file():
+        return None  # deleted by retention, or never finished
+    loaded = json.loads(file.read_text(encoding="utf-8"))
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _input_agreements(manifest: dict[str, object]) -> set[str]:
+    inputs = manifest.get("inputs")
+    return (
+        {str(i["agreement_id"]) for i in inputs if isinstance(i, dict) and "agreement_id" in i}
+        if isinstance(inputs, list)
+        else set()
+    )
+
+
+def visible_releases(
+    settings: Settings, engine: Engine, approval: Approval, agreements: dict[str, Agreement]
+) -> list[ReleaseView]:
+    """The releases the project sees, newest first."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Release.id, Release.path).order_by(Release.created_at.desc(), Release.id.desc())
+        ).all()
+    views = []
+    for release_id, path in rows:
+        view = _view(approval, agreements, release_id, settings.data_dir / path)
+        if view is not None:
+            views.append(view)
+    return views
+
+
+def release_view(
+    settings: Settings,
+    engine: Engine,
+    approval: Approval,
+    agreements: dict[str, Agreement],
+    release_id: str | None,
+) -> ReleaseView:
+    """The project's view of ``release_id`` (None: the newest release it sees). A release it does
+    not see is reported exactly like one that does not exist."""
+    releases = visible_releases(settings, engine, approval, agreements)
+    if release_id is None:
+        if not releases:
+            raise NotFoundError(
+                f"there is no release for project {approval.project.name} yet",
+                hint="a release appears once an agreement of the project is in force and "
+                "its data has been published",
+            )
+        return releases[0]
+    for view in releases:
+        if view.release_id == release_id:
+            return view
+    raise NotFoundError(
+        f"no release {release_id}", hint="the catalogue page lists the releases you can query"
+    )
+
+
+def _view(
+    approval: Approval, agreements: dict[str, Agreement], release_id: str, path: Path
+) -> ReleaseView | None:
+    manifest = _manifest(path)
+    if manifest is None:
+        return None
+    sources = tuple(sorted(_input_agreements(manifest) & set(approval.sources)))
+    if not sources:
+        return None
+    terms = {s: agreements[s] for s in sources}
+    fed = set().union(*(fed_columns(a) for a in terms.values()))
+    event_file = path / "event.parquet"
+    names = pq.read_schema(event_file).names
+    row_level = approval.project.row_level
+    event_columns = [
+        n
+        for n in names
+        if n in fed or n.startswith("sv_") or (n.startswith("harm_") and "ho_offence_code" in fed)
+    ]
+    if row_level:
+        event_columns.insert(0, "person_key")
+    where = f"source IN ({', '.join(_literal(s) for s in sources)})"
+    base = f"read_parquet({file_literal(event_file)})"
+    views = {
+        "event": f"SELECT {', '.join(quoted(c) for c in event_columns)} FROM {base} WHERE {where}"
+    }
+    person_columns, person_select = _person(fed, row_level, base, where)
+    views["person"] = person_select
+    return ReleaseView(
+        release_id=release_id,
+        path=path,
+        created_at=str(manifest.get("created_at", "")),
+        manifest=manifest,
+        sources=sources,
+        rule=strictest(a.disclosure for a in terms.values()),
+        row_level=row_level,
+        tables={"event": event_columns, "person": person_columns},
+        views=views,
+    )
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _person(fed: set[str], row_level: bool, base: str, where: str) -> tuple[list[str], str]:
+    """The ``person`` view: each person of the project's events, from those events alone."""
+    parts: list[tuple[str, str]] = []
+    if row_level:
+        parts.append(("person_key", "person_key"))
+    if "sex" in fed:
+        parts.append(("sex", "max(sex)"))
+    if "age_band" in fed:
+        parts.append(("age_band_at_first_event", "arg_min(age_band, event_week)"))
+    if "home_area" in fed:
+        parts.append(("home_area", "max(home_area)"))
+    parts += [
+        ("first_seen_week", "min(event_week)"),
+        ("last_seen_week", "max(event_week)"),
+        ("sources", "list(DISTINCT source ORDER BY source)"),
+        ("events", "CAST(count(*) AS INTEGER)"),
+    ]
+    select = ", ".join(f"{expr} AS {quoted(name)}" for name, expr in parts)
+    return [name for name, _ in parts], (
+        f"SELECT {select} FROM {base} WHERE {where} AND person_key IS NOT NULL GROUP BY person_key"
+    )
