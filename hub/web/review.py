@@ -43,6 +43,7 @@ from hub.web.signin import (
     Viewer,
     check_csrf,
     hub_of,
+    landing_page,
     refuse,
     render,
 )
@@ -331,7 +332,7 @@ def _row(hub: Hub, viewer: Viewer, versions: Versions) -> Row:
 
 @router.get("/")
 def home(viewer: SignedIn) -> Response:
-    return RedirectResponse("/agreements", status_code=303)
+    return RedirectResponse(landing_page(viewer.user), status_code=303)
 
 
 @router.get("/agreements")

@@ -142,6 +142,11 @@ def require_viewer(request: Request) -> Viewer:
 SignedIn = Annotated[Viewer, Depends(require_viewer)]
 
 
+def landing_page(user: User) -> str:
+    """Where a user starts: analysts at the catalogue, everyone else at the agreements."""
+    return "/catalogue" if role_of(user) is Role.ANALYST else DEFAULT_PAGE
+
+
 def safe_next(candidate: str | None) -> str:
     """``candidate`` when it is a path on this site, else the default page: an open redirect
     to another site (``//evil.example``, ``https://...``, ``/\\evil``) is never followed."""
@@ -279,6 +284,8 @@ def signin(
     audit.record(
         hub.engine, actor=f"user:{user.email}", action="signin", subject=f"user:{user.email}"
     )
+    if target == DEFAULT_PAGE:
+        target = landing_page(user)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
