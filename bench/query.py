@@ -10,8 +10,8 @@ rates, youth justice outcomes and school events follow ``hub.synth``; ten financ
 April 2016. Areas are LSOA-like codes: about 1,000 LSOAs in 6 local authorities for a partnership
 (a tenth of people living outside it), 35,000 in 300 authorities from ``--national-from`` events
 on; a synthetic LSOA -> local authority map is the ``areas`` that publication passes. The events
-are generated chunk by chunk (``--chunk`` rows, one Parquet row group each, zstd) so 100M rows are
-never in memory at once, and cached under ``--data-dir`` by size and seed (100M: about 3 GB).
+are generated a million at a time (one Parquet row group each, zstd) so 100M rows are never in
+memory at once, and cached under ``--data-dir`` by size and seed (100M: about 3 GB).
 
 Measured, each in a process of its own (so each peak RSS is its own):
 
@@ -47,12 +47,14 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -132,8 +134,8 @@ class Places:
     codes: pa.Array  # in-area LSOAs, then the out-of-area ones
     inside: int
     out_of_area: float
-    offence_cdf: npt.NDArray[np.float64]
-    residence_cdf: npt.NDArray[np.float64]
+    offence: npt.NDArray[np.int64]  # sampler: where events happen
+    residence: npt.NDArray[np.int64]  # sampler: where people live
     authority: npt.NDArray[np.int64]  # of each in-area LSOA
 
     @staticmethod
@@ -153,8 +155,8 @@ class Places:
             pa.array(codes, pa.string()),
             geo.lsoas,
             geo.out_of_area,
-            np.cumsum(offence) / offence.sum(),
-            np.cumsum(residence) / residence.sum(),
+            _sampler(offence),
+            _sampler(residence),
             authority.astype(np.int64),
         )
 
@@ -166,6 +168,25 @@ class Places:
                 "local_authority": names.take(pa.array(self.authority)),
             }
         )
+
+
+DRAW_BITS = 20
+
+
+def _sampler(weights: Sequence[float] | npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """An inverse-CDF table: an entry picked uniformly is ``i`` with probability ``weights[i]``
+    (to within 2**-DRAW_BITS); much faster than ``Generator.choice`` with ``p``."""
+    w = np.asarray(weights, dtype=np.float64)
+    cdf = np.cumsum(w) / w.sum()
+    points = (np.arange(2**DRAW_BITS) + 0.5) / 2**DRAW_BITS
+    table: npt.NDArray[np.int64] = np.minimum(
+        np.searchsorted(cdf, points, side="right"), w.size - 1
+    ).astype(np.int64)
+    return table
+
+
+def _draw(rng: np.random.Generator, sampler: npt.NDArray[np.int64], n: int) -> Any:
+    return sampler[rng.integers(0, sampler.size, n)]
 
 
 def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -180,18 +201,15 @@ def _unit(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
     return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+_HEX = np.array([ord(f"{b:02x}"[0]) | ord(f"{b:02x}"[1]) << 8 for b in range(256)], "<u2")
 
 
 def _hex_keys(hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]) -> pa.Array:
     """32-character lower-case hex strings of (hi, lo): their order is that of the pairs."""
     n = hi.size
     octets = np.stack([hi, lo], axis=1).astype(">u8").view(np.uint8).reshape(n, 16)
-    nibbles = np.empty((n, 32), np.uint8)
-    nibbles[:, 0::2] = octets >> 4
-    nibbles[:, 1::2] = octets & 15
     offsets = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
-    data = pa.py_buffer(np.ascontiguousarray(_HEX[nibbles]))
+    data = pa.py_buffer(np.ascontiguousarray(_HEX[octets]))  # two characters per octet
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), data])
 
 
@@ -203,12 +221,14 @@ def _pick(values: Sequence[str], index: npt.NDArray[np.int64], valid: Any = None
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """The categorical values of the synthetic events, from hub.synth and the contracts."""
+    """The categorical values of the synthetic events (from hub.synth and the contracts) and
+    samplers (``_sampler``) for them."""
 
-    shares: npt.NDArray[np.float64]  # of SOURCES
+    source: npt.NDArray[np.int64]  # over SOURCES
     event_types: tuple[str, ...]
-    codes: tuple[str, ...]
-    police_p: npt.NDArray[np.float64]  # over OFFENCES (homicides drawn apart)
+    codes: tuple[str, ...]  # of OFFENCES
+    police: npt.NDArray[np.int64]  # over OFFENCES (homicides drawn apart)
+    youth: npt.NDArray[np.int64]  # over OFFENCES: youth justice's
     homicide_share: float
     victim_offence: npt.NDArray[np.bool_]
     knife: npt.NDArray[np.float64]
@@ -217,15 +237,13 @@ class Vocabulary:
     alcohol: npt.NDArray[np.float64]
     murder: int
     manslaughter: int
-    youth_offences: npt.NDArray[np.int64]
-    youth_p: npt.NDArray[np.float64]
     ed_type: int
     ambulance_type: int
-    outcome_types: npt.NDArray[np.int64]
-    outcome_p: npt.NDArray[np.float64]
-    school_types: npt.NDArray[np.int64]
-    school_p: npt.NDArray[np.float64]
+    outcome: npt.NDArray[np.int64]  # over event_types: youth justice outcomes
+    school: npt.NDArray[np.int64]  # over event_types: school events
+    hour: npt.NDArray[np.int64]
     age_bands: tuple[str, ...]
+    ages: dict[str, npt.NDArray[np.int64]]  # over age_bands: adults, youth, pupils
 
     @staticmethod
     def build() -> Vocabulary:
@@ -233,44 +251,50 @@ class Vocabulary:
         from hub.synth import offences, youth
         from hub.synth.volumes import DEFAULT_HOMICIDES, FEEDS
 
-        rows = np.array([FEEDS[s][0] for s in SOURCES], dtype=np.float64)
-        names = [o.name.lower() for o in offences.OFFENCES]
+        crimes = offences.OFFENCES
+        names = [o.name.lower() for o in crimes]
         types = [*names, "ed_assault_attendance", "ambulance_assault_callout"]
-        outcomes = [len(types) + i for i in range(len(youth.OUTCOMES))]
+        outcome = np.zeros(len(types) + len(youth.OUTCOMES) + len(youth.EVENTS))
+        outcome[len(types) : len(types) + len(youth.OUTCOMES)] = youth.OUTCOME_MIX
         types += [o.lower() for o in youth.OUTCOMES]
-        schools = [len(types) + i for i in range(len(youth.EVENTS))]
+        school = np.zeros(outcome.size)
+        school[len(types) :] = youth.EVENT_MIX
         types += [e.lower() for e in youth.EVENTS]
-        weights = np.array([o.weight for o in offences.OFFENCES])
+        youth_weights = np.zeros(len(crimes))
+        youth_weights[list(offences.YOUTH_OFFENCES)] = offences.YOUTH_WEIGHTS
         homicide = DEFAULT_HOMICIDES * HOMICIDE_ROWS_PER_EVENT / FEEDS[SOURCES[POLICE]][0]
-        youth_p = np.array(offences.YOUTH_WEIGHTS, dtype=np.float64)
         return Vocabulary(
-            shares=rows / rows.sum(),
+            source=_sampler([FEEDS[s][0] for s in SOURCES]),
             event_types=tuple(types),
-            codes=tuple(o.code for o in offences.OFFENCES),
-            police_p=weights / weights.sum(),
+            codes=tuple(o.code for o in crimes),
+            police=_sampler([o.weight for o in crimes]),
+            youth=_sampler(youth_weights),
             homicide_share=homicide,
-            victim_offence=np.array([o.has_victim for o in offences.OFFENCES]),
-            knife=np.array([o.knife for o in offences.OFFENCES]),
-            firearm=np.array([o.firearm for o in offences.OFFENCES]),
-            domestic=np.array([o.domestic for o in offences.OFFENCES]),
-            alcohol=np.array([o.alcohol for o in offences.OFFENCES]),
+            victim_offence=np.array([o.has_victim for o in crimes]),
+            knife=np.array([o.knife for o in crimes]),
+            firearm=np.array([o.firearm for o in crimes]),
+            domestic=np.array([o.domestic for o in crimes]),
+            alcohol=np.array([o.alcohol for o in crimes]),
             murder=offences.MURDER,
             manslaughter=offences.MANSLAUGHTER,
-            youth_offences=np.array(offences.YOUTH_OFFENCES, dtype=np.int64),
-            youth_p=youth_p / youth_p.sum(),
             ed_type=len(names),
             ambulance_type=len(names) + 1,
-            outcome_types=np.array(outcomes, dtype=np.int64),
-            outcome_p=np.array(youth.OUTCOME_MIX) / sum(youth.OUTCOME_MIX),
-            school_types=np.array(schools, dtype=np.int64),
-            school_p=np.array(youth.EVENT_MIX) / sum(youth.EVENT_MIX),
+            outcome=_sampler(outcome),
+            school=_sampler(school),
+            hour=_sampler(HOUR_WEIGHTS),
             age_bands=tuple(band_label(low, high) for low, high in DEFAULT_AGE_BANDS),
+            ages={
+                "adults": _sampler(ADULT_AGES),
+                "youth": _sampler(YOUTH_AGES),
+                "pupils": _sampler(PUPIL_AGES),
+            },
         )
 
 
 ROLES = ("victim", "suspect", "patient", "young_person", "pupil")
 SOURCE_ROLE = {ED: 2, AMBULANCE: 2, YOUTH_JUSTICE: 3, SCHOOLS: 4}
 SEXES = ("M", "F", "U")
+SOURCE_RANK = np.argsort(np.argsort(np.array(SOURCES)))  # publication sorts sources by name
 
 
 def _chunk(
@@ -282,51 +306,52 @@ def _chunk(
     vocab: Vocabulary,
     salt: np.uint64,
 ) -> pa.Table:
-    """Rows ``first`` to ``first + n`` of ``total`` events (days in order; so a chunk is a run of
+    """Rows ``first`` to ``first + n`` of ``total`` events (days in order, so a chunk is a run of
     days), sorted as publication sorts: event week, source, person key."""
     from hub.publication.events import EVENT_SCHEMA, FLAGS
 
-    source = rng.choice(len(SOURCES), n, p=vocab.shares)
-    # people: half as many as events, a fiftieth of them behind a quarter of the events
+    source = _draw(rng, vocab.source, n)
+    # people: half as many as events, a fiftieth of them behind a quarter of the events; each
+    # person's key, home and sex are worked out from their number, so are the same every time
     people = max(total // 2, 1_000)
     frequent = max(people // 50, 10)
     person = np.where(
         rng.random(n) < 0.25, rng.integers(0, frequent, n), rng.integers(0, people, n)
     ).astype(np.uint64)
     hi = _mix(person ^ salt)
-    lo = _mix(hi)
-    traits = _mix(lo)
     day = EPOCH_DAY + (np.arange(first, first + n, dtype=np.int64) * DAYS) // total
     week = day - (day + 3) % 7  # Monday (1970-01-01 was a Thursday)
+    # one sort key: week and source in the top 16 bits, the key's first 48 bits below them
+    block = (week - week.min()) // 7 * len(SOURCES) + SOURCE_RANK[source]
+    order = np.argsort((block.astype(np.uint64) << np.uint64(48)) | (hi >> np.uint64(16)))
+    source, week, day, hi = source[order], week[order], day[order], hi[order]
+    lo = _mix(hi)
+    traits = _mix(lo)
     month = day.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]")
-    rank = np.argsort(np.argsort(np.array(SOURCES)))  # publication sorts sources by name
-    order = np.lexsort((lo, hi, rank[source], week))
-    source, week, month = source[order], week[order], month[order]
-    hi, lo, traits = hi[order], lo[order], traits[order]
 
     is_police = source == POLICE
     is_ed, is_ambulance = source == ED, source == AMBULANCE
     is_youth, is_school = source == YOUTH_JUSTICE, source == SCHOOLS
-    offence = rng.choice(len(vocab.codes), n, p=vocab.police_p)
     homicide = rng.random(n) < vocab.homicide_share
     offence = np.where(
-        homicide, np.where(rng.random(n) < 0.85, vocab.murder, vocab.manslaughter), offence
+        homicide,
+        np.where(rng.random(n) < 0.85, vocab.murder, vocab.manslaughter),
+        _draw(rng, vocab.police, n),
     )
-    youth_offence = vocab.youth_offences[rng.choice(vocab.youth_offences.size, n, p=vocab.youth_p)]
-    offence = np.where(is_youth, youth_offence, offence)
+    offence = np.where(is_youth, _draw(rng, vocab.youth, n), offence)
     victim_p = np.where(homicide, 0.5, 0.6)
     role = np.where(vocab.victim_offence[offence] & (rng.random(n) < victim_p), 0, 1)
-    for src, code in SOURCE_ROLE.items():
-        role = np.where(source == src, code, role)
     event_type = offence.copy()
     event_type[is_ed] = vocab.ed_type
     event_type[is_ambulance] = vocab.ambulance_type
-    event_type[is_youth] = vocab.outcome_types[
-        rng.choice(vocab.outcome_types.size, int(is_youth.sum()), p=vocab.outcome_p)
-    ]
-    event_type[is_school] = vocab.school_types[
-        rng.choice(vocab.school_types.size, int(is_school.sum()), p=vocab.school_p)
-    ]
+    event_type[is_youth] = _draw(rng, vocab.outcome, int(is_youth.sum()))
+    event_type[is_school] = _draw(rng, vocab.school, int(is_school.sum()))
+    age = np.full(n, -1, dtype=np.int64)
+    for rows, ages in ((is_police | is_ed | is_ambulance, "adults"), (is_youth, "youth"),
+                       (is_school, "pupils")):  # fmt: skip
+        age[rows] = _draw(rng, vocab.ages[ages], int(rows.sum()))
+    for src, code in SOURCE_ROLE.items():
+        role[source == src] = code
     u = rng.random(n)
     flags: dict[str, tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]] = {
         "knife": (
@@ -345,26 +370,16 @@ def _chunk(
         "alcohol": (rng.random(n) < vocab.alcohol[offence], is_police),
         **{name: (rng.random(n) < rate, is_police) for name, rate in FLAG_RATES.items()},
     }
-    hour_p = np.array(HOUR_WEIGHTS) / sum(HOUR_WEIGHTS)
-    hour = rng.choice(24, n, p=hour_p).astype(np.int8)
+    hour = _draw(rng, vocab.hour, n).astype(np.int8)
     has_hour = is_police | is_ed | is_ambulance
-    scene = np.searchsorted(places.offence_cdf, rng.random(n), side="right")
-    scene = np.minimum(scene, places.inside - 1)
+    scene = _draw(rng, places.offence, n)
     has_scene = (is_police & (rng.random(n) >= 0.01)) | is_ambulance
-    home = np.minimum(
-        np.searchsorted(places.residence_cdf, _unit(_mix(traits)), side="right"), places.inside - 1
-    )
+    home = places.residence[(traits >> np.uint64(64 - DRAW_BITS)).astype(np.int64)]
     outside = len(places.codes) - places.inside
-    if outside:  # a person's home is the same in every event: both drawn from their key
-        away = _unit(traits) < places.out_of_area
+    if outside:
+        away = _unit(_mix(traits)) < places.out_of_area
         home = np.where(away, places.inside + (traits % np.uint64(outside)).astype(np.int64), home)
     has_home = ~is_ambulance & ~(is_police & (rng.random(n) < 0.03))
-    u = rng.random(n)
-    age = np.full(n, -1, dtype=np.int64)
-    for mix, rows in ((ADULT_AGES, is_police | is_ed | is_ambulance), (YOUTH_AGES, is_youth),
-                      (PUPIL_AGES, is_school)):  # fmt: skip
-        cdf = np.cumsum(mix) / sum(mix)
-        age[rows] = np.minimum(np.searchsorted(cdf, u[rows], side="right"), len(mix) - 1)
     age_known = (age >= 0) & ~(is_police & (rng.random(n) < 0.02))
     sex_u = _unit(_mix(traits ^ np.uint64(0x5EC5)))
     sex = np.where(sex_u < 0.35, 1, np.where(sex_u < 0.995, 0, 2))
@@ -407,7 +422,8 @@ def synthetic_release(data_dir: Path, events: int, seed: int, national_from: int
         return folder
     started = time.perf_counter()
     tmp = folder.with_name(folder.name + ".partial")
-    tmp.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     places = Places.build(geo, seed)
     pq.write_table(places.areas(), tmp / AREAS_FILE)
     vocab = Vocabulary.build()
@@ -415,8 +431,12 @@ def synthetic_release(data_dir: Path, events: int, seed: int, national_from: int
     rng = np.random.default_rng(seed)
     salt = np.uint64(int(rng.integers(0, 2**63)))
     writer: Any = None
+    writing: Future[None] | None = None  # the previous chunk, written while the next is made
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
+    with (
+        Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
         task = progress.add_task(f"generating {events:,} events", total=events)
         for first in range(0, events, CHUNK):
             n = min(CHUNK, events - first)
@@ -429,8 +449,13 @@ def synthetic_release(data_dir: Path, events: int, seed: int, national_from: int
                     compression="zstd",
                     use_dictionary=[c for c in table.column_names if c not in keep_plain],
                 )
-            writer.write_table(table, row_group_size=n)
-            progress.advance(task, n)
+            if writing is not None:
+                writing.result()
+                progress.advance(task, CHUNK)
+            writing = pool.submit(writer.write_table, table, row_group_size=n)
+        if writing is not None:
+            writing.result()
+            progress.advance(task, events - progress.tasks[0].completed)
     writer.close()
     seconds = time.perf_counter() - started
     size = (tmp / EVENT_FILE).stat().st_size
@@ -870,7 +895,7 @@ def _notes(runs: dict[str, Any]) -> list[str]:
     events = runs["events"]
     generated = runs["generated"]
     lines = [
-        f"{events:,} events: event.parquet {generated['bytes'] / GiB:.2f} GiB, "
+        f"{events:,} events: event.parquet {_gib(generated['bytes'])}, "
         f"{generated['lsoas']:,} LSOAs in {generated['authorities']} local authorities, "
         f"generated in {generated['seconds']:.0f} s (cached)"
     ]

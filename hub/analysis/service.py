@@ -32,8 +32,15 @@ from hub.analysis.projects import (
     project_for,
     projects_of,
 )
-from hub.analysis.sandbox import QueryLimits, QueryRefusedError, QueryResult, Sandbox, blank
-from hub.errors import UserError
+from hub.analysis.sandbox import (
+    QueryLimits,
+    QueryRefusedError,
+    QueryResult,
+    Sandbox,
+    blank,
+    quoted,
+)
+from hub.errors import NotFoundError, UserError
 from hub.settings import Settings
 
 Mode = Literal["counts", "rows"]
@@ -109,6 +116,20 @@ class Analysis:
             detail={"release": view.release_id, "measure": measure},
         )
         return table
+
+    def export(self, project: str, table: str, release_id: str | None = None) -> QueryOutput:
+        """A whole table of the project's view as rows, for a row-level project only (R,
+        Power BI or Python then read the Parquet file); audited like a query."""
+        view = self.release(project, release_id)
+        if table not in view.tables:
+            raise NotFoundError(f"no table {table!r} in your project's view")
+        return self.query(
+            project,
+            f"SELECT * FROM {quoted(table)}",
+            release_id=view.release_id,
+            mode="rows",
+            limits=export_limits(),
+        )
 
     def query(
         self,
@@ -198,6 +219,11 @@ class Analysis:
             )
         output = control_counts(counted.table, COUNT, view.rule)
         return QueryOutput(project, view.release_id, mode, sql, output, None, counted.seconds)
+
+
+def export_limits() -> QueryLimits:
+    """A whole table of a row-level project's view: no row limit worth the name."""
+    return QueryLimits(rows=2_000_000_000, seconds=600.0)
 
 
 def _cells(limits: QueryLimits) -> QueryLimits:

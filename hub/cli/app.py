@@ -16,6 +16,7 @@ from hub.cli import (
     deliveries,
     expectations,
     partners,
+    query,
     retention,
     signers,
     users,
@@ -43,6 +44,7 @@ app.add_typer(partners.app, name="partners")
 app.add_typer(expectations.app, name="expectations")
 app.command("deliveries")(deliveries.deliveries)
 app.command("retention")(retention.retention)
+app.command("query")(query.query)
 app.add_typer(extract_app, name="extract")
 out = Console(highlight=False)
 

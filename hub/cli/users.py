@@ -79,3 +79,31 @@ def disable(email: str) -> None:
     user = disable_user(engine, email)
     audit.record(engine, actor=cli_actor(), action="user.disabled", subject=f"user:{user.email}")
     out.print(f"disabled {email}")
+
+
+@app.command("token")
+@handle_errors
+def token(
+    email: str,
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. 'laptop: hub query'")],
+    days: Annotated[int, typer.Option(help="How long it lasts (1-365 days)")] = 90,
+) -> None:
+    """Issue an API token acting as this user (for hub query and scripts); shown once."""
+    from hub.accounts.tokens import issue_token
+
+    token_id, secret, expires = issue_token(
+        store(settings()), email, name, actor=cli_actor(), days=days
+    )
+    out.print(f"token {token_id} for {email}, valid until {expires:%d %b %Y}:")
+    out.print(secret, soft_wrap=True)
+    out.print("It is shown once; keep it like a password (export HUB_TOKEN=...).")
+
+
+@app.command("revoke-token")
+@handle_errors
+def revoke_token(token_id: str) -> None:
+    """Stop an API token working at once."""
+    from hub.accounts.tokens import revoke_token as revoke
+
+    revoke(store(settings()), token_id, actor=cli_actor())
+    out.print(f"revoked token {token_id}")

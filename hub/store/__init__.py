@@ -1,11 +1,12 @@
 """The hub's metadata store: extracts, releases, agreements and approvals, audit, web users,
-partner API credentials."""
+partner API credentials, users' API tokens."""
 
 from hub.store.database import make_engine, session_scope, upgrade
 from hub.store.schema import (
     AgreementEvent,
     AgreementSignature,
     AgreementVersion,
+    ApiToken,
     AuditEntry,
     Extract,
     PartnerCredential,
@@ -19,6 +20,7 @@ __all__ = [
     "AgreementEvent",
     "AgreementSignature",
     "AgreementVersion",
+    "ApiToken",
     "AuditEntry",
     "Extract",
     "PartnerCredential",

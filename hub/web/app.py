@@ -35,7 +35,7 @@ from hub.pipeline.trigger import InProcessTrigger, trigger_for
 from hub.privacy.sealed import sweep_partials
 from hub.settings import Settings
 from hub.store import make_engine, upgrade
-from hub.web import analysts, health, review, signin
+from hub.web import analysis_api, analysts, health, review, signin
 from hub.web.signin import Hub, Refused, SignInRequired, Viewer, current_viewer, render
 
 HERE = Path(__file__).resolve().parent
@@ -238,6 +238,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(review.router)
     app.include_router(analysts.router)
+    app.include_router(analysis_api.router)
     app.include_router(build_router(settings.max_upload_bytes))
     app.add_exception_handler(api_problems.ProblemError, _on_problem)
     app.add_exception_handler(Exception, _on_unexpected)
