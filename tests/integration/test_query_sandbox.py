@@ -76,6 +76,12 @@ def test_only_the_projects_tables_and_columns_exist(sandbox: Sandbox) -> None:
         ("SELECT * FROM glob('/etc/*')", "disabled by configuration"),
         ("SELECT * FROM 'https://example.org/data.csv'", "disabled by configuration"),
         ("SELECT getenv('HOME')", "does not exist"),
+        # even the release's own files are read only through the views
+        ("SELECT * FROM '{release}/person.parquet'", "disabled by configuration"),
+        ("SELECT * FROM parquet_scan('{release}/event.parquet')", "disabled by configuration"),
+        ("SELECT * FROM duckdb_settings()", "disabled by configuration"),
+        ("SELECT * FROM information_schema.views", "does not exist"),
+        ("WITH x AS (SELECT 1) SELECT * FROM x, person", "does not exist"),
     ],
 )
 def test_anything_but_a_select_over_the_view_is_refused(
