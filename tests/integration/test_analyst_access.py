@@ -123,7 +123,7 @@ def test_a_suspended_agreement_leaves_the_project_at_once(hub: PublishedHub) -> 
 
 def test_every_query_is_audited_with_its_quoted_text_blanked(hub: PublishedHub) -> None:
     _analysis(hub, VRP_ANALYST.email).query("knife-crime-profile", KNIFE_ED)
-    entry = [e for e in audit.entries(hub.engine) if e.action == "analysis.query"][0]
+    entry = next(e for e in audit.entries(hub.engine) if e.action == "analysis.query")
     assert entry.actor == f"user:{VRP_ANALYST.email}"
     assert entry.subject == "project:knife-crime-profile"
     assert entry.detail["release"] == hub.release.release_id
@@ -218,7 +218,7 @@ def test_hub_query_gives_the_controlled_table_over_real_http(
                 "csv",
                 "-o",
                 str(csv_out),
-            ],  # fmt: skip
+            ],
             env=env,
         )
         assert result.exit_code == 0, result.output

@@ -63,7 +63,7 @@ def test_a_broken_or_misnamed_project_file_is_one_clear_error(tmp_path: Path) ->
     (folder / "x.yaml").write_text(
         (CONTRACTS / "projects" / "knife-crime-profile.yaml").read_text(), encoding="utf-8"
     )
-    with pytest.raises(UserError, match="must be named knife-crime-profile.yaml"):
+    with pytest.raises(UserError, match=r"must be named knife-crime-profile\.yaml"):
         load_projects(tmp_path)
     (folder / "x.yaml").write_text(
         "name: x\ntitle: X\norganisation: o\npurpose: A purpose long enough\naccess: a\n"
