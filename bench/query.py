@@ -903,10 +903,12 @@ def _table(results: list[dict[str, Any]], repeats: int) -> Table:
 def _notes(runs: dict[str, Any]) -> list[str]:
     events = runs["events"]
     generated = runs["generated"]
+    before, after = runs["load"]
     lines = [
         f"{events:,} events: event.parquet {_gib(generated['bytes'])}, "
         f"{generated['lsoas']:,} LSOAs in {generated['authorities']} local authorities, "
-        f"generated in {generated['seconds']:.0f} s (cached)"
+        f"generated in {generated['seconds']:.0f} s (cached); load average {before:.1f} before "
+        f"the measurements, {after:.1f} after ({os.cpu_count()} CPUs)"
     ]
     cube = runs["cube"]
     if _ok(cube):
@@ -997,9 +999,10 @@ def main() -> None:
     for events in sizes:
         folder = synthetic_release(args.data_dir, events, args.seed, args.national_from)
         chunked = events >= args.national_from
-        results.append(
-            run_size(folder, events, args.repeats, chunked, args.timeout, not args.skip_baseline)
-        )
+        load = os.getloadavg()[0]
+        runs = run_size(folder, events, args.repeats, chunked, args.timeout, not args.skip_baseline)
+        runs["load"] = [load, os.getloadavg()[0]]  # other work on the machine skews the times
+        results.append(runs)
     console.print(_table(results, args.repeats))
     for runs in results:
         for line in _notes(runs):

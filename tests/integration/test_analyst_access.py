@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -238,3 +241,19 @@ def test_hub_query_gives_the_controlled_table_over_real_http(
         assert "knife-crime-profile" in listed.output and "ed_knife_assault" in listed.output
     no_token = runner.invoke(cli, ["query", "-p", "x", "SELECT 1"], env={"HUB_TOKEN": ""})
     assert no_token.exit_code == 2 and "HUB_TOKEN" in no_token.output
+
+
+def test_the_python_client_example_runs_against_the_hub(hub: PublishedHub) -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "analyst_client.py"
+    _, token, _ = issue_token(hub.engine, VRP_ANALYST.email, "example")
+    with live_server(create_app(hub.settings)) as base_url:
+        done = subprocess.run(
+            [sys.executable, str(example), "knife-crime-profile"],
+            env={**os.environ, "HUB_URL": base_url, "HUB_TOKEN": token},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "cells" in done.stdout and "suppressed" in done.stdout and "by month" in done.stdout
