@@ -33,10 +33,13 @@ def receive_and_stage(
     return extract.id
 
 
-def stage_partnership(base: Path, rows: int) -> tuple[Settings, Engine, Keyring, SynthSummary]:
+def stage_partnership(
+    base: Path, rows: int, contracts_dir: Path | None = None
+) -> tuple[Settings, Engine, Keyring, SynthSummary]:
     """A hub under ``base`` with every example agreement approved and a synthetic partnership of
-    ``rows`` rows (files and ground truth under ``base/partners``) received and staged."""
-    settings = make_settings(base)
+    ``rows`` rows (files and ground truth under ``base/partners``) received and staged; the
+    agreements of ``contracts_dir`` instead of the repository's when given."""
+    settings = make_settings(base, **({"contracts_dir": contracts_dir} if contracts_dir else {}))
     settings.ensure_dirs()
     engine = make_engine(settings.metadata_url)
     upgrade(engine)

@@ -11,6 +11,10 @@ A project sees a release when at least one of the agreements it may draw on toda
   alone (``sources``, ``events``, first and last seen), so nothing in it says that a patient is
   also known to the police unless the project draws on both. Again, the key only when row-level.
 
+- ``project_person_keys``: for a row-level project that is also a longitudinal project of its
+  agreements (``longitudinal_projects``), the release's person keys mapped to the project's own
+  keys, which stay the same from one release to the next (``hub.publication.pseudonyms``).
+
 Every other table, column and release is absent from the project's sandbox, its catalogue and its
 measures. Aggregate outputs are controlled with the strictest disclosure rule of the project's
 agreements.
@@ -31,6 +35,7 @@ from hub.analysis.sandbox import file_literal, quoted
 from hub.errors import NotFoundError
 from hub.privacy.disclosure import DisclosureRule, strictest
 from hub.publication.events import FLAGS
+from hub.publication.pseudonyms import project_keys_path
 from hub.settings import Settings
 from hub.store import Release, session_scope
 
@@ -78,7 +83,7 @@ def _manifest(path: Path) -> dict[str, object] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def _input_agreements(manifest: dict[str, object]) -> set[str]:
+def input_agreements(manifest: dict[str, object]) -> set[str]:
     inputs = manifest.get("inputs")
     return (
         {str(i["agreement_id"]) for i in inputs if isinstance(i, dict) and "agreement_id" in i}
@@ -135,7 +140,7 @@ def _view(
     manifest = _manifest(path)
     if manifest is None:
         return None
-    sources = tuple(sorted(_input_agreements(manifest) & set(approval.sources)))
+    sources = tuple(sorted(input_agreements(manifest) & set(approval.sources)))
     if not sources:
         return None
     terms = {s: agreements[s] for s in sources}
@@ -157,6 +162,14 @@ def _view(
     }
     person_columns, person_select = _person(fed, row_level, base, where)
     views["person"] = person_select
+    tables = {"event": event_columns, "person": person_columns}
+    keys_file = project_keys_path(path, approval.project.name)
+    if row_level and approval.project.name in _projects(manifest) and keys_file.is_file():
+        # a longitudinal project of the agreements: its keys follow people across releases
+        views["project_person_keys"] = (
+            f"SELECT person_key, project_person_key FROM read_parquet({file_literal(keys_file)})"
+        )
+        tables["project_person_keys"] = ["person_key", "project_person_key"]
     return ReleaseView(
         release_id=release_id,
         path=path,
@@ -165,9 +178,14 @@ def _view(
         sources=sources,
         rule=strictest(a.disclosure for a in terms.values()),
         row_level=row_level,
-        tables={"event": event_columns, "person": person_columns},
+        tables=tables,
         views=views,
     )
+
+
+def _projects(manifest: dict[str, object]) -> set[str]:
+    projects = manifest.get("projects")
+    return set(projects) if isinstance(projects, dict) else set()
 
 
 def _literal(value: str) -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 
 from hub.agreements.model import Agreement, FieldSpec
-from hub.analysis.access import ReleaseView
+from hub.analysis.access import ReleaseView, input_agreements
 from hub.store import Extract, session_scope
 
 EVENT_COLUMNS: dict[str, str] = {
@@ -263,6 +263,23 @@ def quality_history(engine: Engine, sources: tuple[str, ...], limit: int = 50) -
 
 
 def linkage_quality(view: ReleaseView) -> dict[str, object]:
-    """The release's linkage report (method, passes, model, links, expected false links)."""
+    """The release's linkage report (method, passes, model, links, expected false links).
+
+    Its counts are over every source of the release. A project that draws on only some of them
+    gets the method, the threshold and the model's estimate of false links, not the counts: how
+    many records matched on a police or school identifier, or how many people are known to two
+    or more partners, is about sources the project does not see."""
     linkage = view.manifest.get("linkage")
-    return linkage if isinstance(linkage, dict) else {}
+    if not isinstance(linkage, dict):
+        return {}
+    if set(view.sources) >= input_agreements(view.manifest):
+        return linkage
+    probabilistic = linkage.get("probabilistic")
+    kept: dict[str, object] = {"method": linkage.get("method"), "partial": True}
+    if isinstance(probabilistic, dict):
+        kept["probabilistic"] = {
+            k: probabilistic[k]
+            for k in ("run", "threshold", "expected_false_links")
+            if k in probabilistic
+        }
+    return kept

@@ -61,6 +61,9 @@ class QueryResult:
 
 
 PURE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+# functions whose failure depends on the data: a query failing only when some row matches would
+# tell a counts-only analyst that such a row exists
+BLOCKED_FUNCTIONS = frozenset({"error"})
 CATALOGUE_TABLES = frozenset({("information_schema", "columns"), ("information_schema", "tables")})
 
 
@@ -211,6 +214,13 @@ class Sandbox:
         ctes = {name.lower() for name in _cte_names(tree)}
         for node in _nodes(tree):
             kind = node.get("type")
+            if node.get("class") == "FUNCTION" and kind == "FUNCTION":
+                name = str(node.get("function_name", "")).lower()
+                if name in BLOCKED_FUNCTIONS:
+                    raise QueryRefusedError(
+                        f"function {name} is disabled by configuration here",
+                        hint="write the query without it",
+                    )
             if kind == "TABLE_FUNCTION":
                 function = node.get("function") or {}
                 name = str(function.get("function_name", "")).lower()

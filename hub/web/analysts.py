@@ -224,7 +224,13 @@ def download_query(
     sql: Annotated[str, Form()] = "",
     mode: Annotated[str, Form(max_length=10)] = "counts",
 ) -> Response:
-    _, output = _run(request, viewer, csrf, project, release, sql, mode)
+    try:
+        _, output = _run(request, viewer, csrf, project, release, sql, mode)
+    except UserError as refused:  # the form again, with the reason, as for "Run query"
+        analysis = _analysis(request, viewer, "query")
+        context = _query_context(analysis, project, release or None, sql, mode)
+        context["error"] = refused
+        return render(request, "query.html", context, viewer=viewer, status_code=422)
     table = output.counts.long() if output.counts is not None else output.rows.table  # type: ignore[union-attr]
     return _csv(table.column_names, table.to_pylist(), f"{project}-{output.release_id}.csv")
 

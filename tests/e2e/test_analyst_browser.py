@@ -313,8 +313,9 @@ def test_a_query_gives_a_controlled_table_of_counts_and_is_audited(
     assert mine[0].detail["release"] == hub.release.release_id
     assert mine[0].detail["cells"] == len(rows)
     # the quoted value typed into the WHERE is blanked in the log
-    assert "ed_assault_attendance" not in mine[0].detail["sql"]
-    assert "event_month" in mine[0].detail["sql"]
+    logged = str(mine[0].detail["sql"])
+    assert "ed_assault_attendance" not in logged
+    assert "event_month" in logged
 
 
 # -- 4. suppressed cells ----------------------------------------------------------------------
@@ -446,7 +447,7 @@ def test_a_column_outside_the_project_is_not_found_and_rows_are_not_offered(
 
     refused = _audited(hub, HOSPITAL_ANALYST, HEALTH, "analysis.query_refused")
     outside = [e for e in refused if e.detail["sql"] == OUTSIDE_SQL]
-    assert outside and "ho_offence_code" in outside[0].detail["refused"]
+    assert outside and "ho_offence_code" in str(outside[0].detail["refused"])
     assert any(e.detail["mode"] == "rows" for e in refused)
 
     page = sign_in(VRP_ANALYST)

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from hub import audit
 from hub.accounts.tokens import issue_token, revoke_token
 from hub.agreements.registry import AgreementRegistry
+from hub.analysis import catalogue
 from hub.analysis.sandbox import QueryRefusedError
 from hub.analysis.service import Analysis
 from hub.cli.app import app as cli
@@ -88,6 +89,17 @@ def test_a_column_or_table_outside_the_project_does_not_exist_for_it(hub: Publis
         assert "permission" not in refused.value.message.lower()
     rows = [e for e in audit.entries(hub.engine) if e.action == "analysis.query_refused"]
     assert rows and rows[0].actor == f"user:{HOSPITAL_ANALYST.email}"
+
+
+def test_linkage_counts_over_sources_a_project_does_not_see_are_not_shown(
+    hub: PublishedHub,
+) -> None:
+    health = _analysis(hub, HOSPITAL_ANALYST.email).release("health-violence-needs")
+    shown = catalogue.linkage_quality(health)
+    assert shown["partial"] is True
+    assert set(shown) == {"method", "partial", "probabilistic"}
+    assert "people_in_two_or_more_sources" not in json.dumps(shown)
+    assert "records_matched_by_pass" in json.dumps(hub.release.manifest["linkage"])
 
 
 def test_another_projects_name_is_not_found_as_if_it_did_not_exist(hub: PublishedHub) -> None:

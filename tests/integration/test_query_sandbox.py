@@ -80,6 +80,7 @@ def test_only_the_projects_tables_and_columns_exist(sandbox: Sandbox) -> None:
         ("SELECT * FROM '{release}/person.parquet'", "disabled by configuration"),
         ("SELECT * FROM parquet_scan('{release}/event.parquet')", "disabled by configuration"),
         ("SELECT * FROM duckdb_settings()", "disabled by configuration"),
+        ("SELECT error('x') FROM event WHERE area_code = 'E01006514'", "disabled by configuration"),
         ("SELECT * FROM information_schema.views", "does not exist"),
         ("WITH x AS (SELECT 1) SELECT * FROM x, person", "does not exist"),
     ],
