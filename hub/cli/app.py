@@ -16,6 +16,7 @@ from hub.cli import (
     deliveries,
     expectations,
     partners,
+    projects,
     query,
     retention,
     signers,
@@ -41,6 +42,7 @@ app.add_typer(signers.app, name="signers")
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
 app.add_typer(partners.app, name="partners")
+app.add_typer(projects.app, name="projects")
 app.add_typer(expectations.app, name="expectations")
 app.command("deliveries")(deliveries.deliveries)
 app.command("retention")(retention.retention)

@@ -269,3 +269,28 @@ def test_the_python_client_example_runs_against_the_hub(hub: PublishedHub) -> No
         )
     assert done.returncode == 0, done.stderr
     assert "cells" in done.stdout and "suppressed" in done.stdout and "by month" in done.stdout
+
+
+def test_hub_projects_list_shows_each_projects_standing(
+    hub: PublishedHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = hub.settings
+    for name, value in {
+        "HUB_ENV": "test",
+        "HUB_DATA_DIR": str(settings.data_dir),
+        "HUB_KEY_DIR": str(settings.key_dir),
+        "HUB_MASTER_KEY_FILE": str(settings.master_key_file),
+        "HUB_CONTRACTS_DIR": str(settings.contracts_dir),
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["projects", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "knife-crime-profile" in result.output and "counts only" in result.output
+    assert "uses ed-assaults: in force; aggregate outputs allowed" in result.output
+    registry = AgreementRegistry.open(hub.settings, hub.engine)
+    registry.suspend("ed-assaults", 1, "merseyvale-hospitals", "test", "review")
+    try:
+        suspended = CliRunner().invoke(cli, ["projects", "list"], env={"COLUMNS": "200"})
+        assert "not ed-assaults" in suspended.output and "suspended" in suspended.output
+    finally:
+        registry.resume("ed-assaults", 1, "merseyvale-hospitals", "test", "closed")
