@@ -9,7 +9,7 @@ hub <- function(path) {
     req_timeout(120)
 }
 
-sql <- "SELECT event_month, coalesce(area_code, home_area) AS area
+sql <- "SELECT event_month, coalesce(local_authority, home_local_authority) AS area
         FROM event WHERE event_type = 'ed_assault_attendance' AND flag_knife"
 
 # A controlled table of counts as Arrow: suppressed counts are NA, the rest rounded to 5.

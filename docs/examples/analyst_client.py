@@ -18,7 +18,7 @@ import httpx
 import pyarrow as pa
 
 QUERY = """
-SELECT event_month, coalesce(area_code, home_area) AS area
+SELECT event_month, coalesce(local_authority, home_local_authority) AS area
 FROM event
 WHERE event_type = 'ed_assault_attendance' AND flag_knife
 """

@@ -71,6 +71,10 @@ def fed_columns(agreement: Agreement) -> set[str]:
         "home_area": spec.home_area_field,
     }
     columns.update(name for name, field in optional.items() if field)
+    if spec.area_field:
+        columns.add("local_authority")
+    if spec.home_area_field:
+        columns.add("home_local_authority")
     columns.update(f"flag_{name}" for name in FLAGS if name in spec.flags)
     return columns
 

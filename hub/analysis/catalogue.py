@@ -30,6 +30,9 @@ EVENT_COLUMNS: dict[str, str] = {
     "age_band": "The person's age band at the event",
     "sex": "The person's sex as the source records it",
     "home_area": "LSOA (2021) of the person's home postcode",
+    "local_authority": "Local authority of area_code (from the partnership's postcode reference)",
+    "home_local_authority": "Local authority of home_area (from the partnership's postcode "
+    "reference)",
 }
 FLAG_WORDS = {
     "knife": "a knife or sharp object was involved",
@@ -57,6 +60,8 @@ _FED_BY = {
     "age_band": "age_band_field",
     "sex": "sex_field",
     "home_area": "home_area_field",
+    "local_authority": "area_field",
+    "home_local_authority": "home_area_field",
     "role": "role_field",
     "event_type": "event_type_field",
 }

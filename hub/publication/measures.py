@@ -140,6 +140,21 @@ def local_authorities(reference: Path) -> dict[str, str] | None:
     )
 
 
+def with_local_authorities(events: pa.Table, areas: dict[str, str] | None) -> pa.Table:
+    """``events`` with ``local_authority`` (of ``area_code``) and ``home_local_authority`` (of
+    ``home_area``) from the partnership's reference; null where it does not know the LSOA, or
+    everywhere without a reference."""
+    for source, name in (("area_code", "local_authority"), ("home_area", "home_local_authority")):
+        if areas is None:
+            mapped = pa.nulls(events.num_rows, pa.string())
+        else:
+            lsoas = pa.array(list(areas), pa.string())
+            names = pa.array(list(areas.values()), pa.string())
+            mapped = pc.take(names, pc.index_in(events.column(source), value_set=lsoas))
+        events = events.append_column(pa.field(name, pa.string()), mapped)
+    return events
+
+
 def _located(events: pa.Table, areas: dict[str, str] | None) -> pa.Table:
     """The events with an area (where it happened, else the person's home area; by local
     authority with ``areas``) and a month; the others are left out."""

@@ -40,7 +40,12 @@ from hub.privacy.rotation import TOKENS_FILE, require_current_tokens
 from hub.publication.definitions import flag_events, load_definitions, manifest_entry
 from hub.publication.events import staged_events
 from hub.publication.measures import DESCRIPTIONS as MEASURE_DESCRIPTIONS
-from hub.publication.measures import compute_measures, local_authorities, measure_counts
+from hub.publication.measures import (
+    compute_measures,
+    local_authorities,
+    measure_counts,
+    with_local_authorities,
+)
 from hub.publication.place import place_counts
 from hub.publication.pseudonyms import (
     project_key_table,
@@ -198,16 +203,19 @@ def publish_release(
             )
         )
         offset += count
-    event_table = flag_events(
-        pa.concat_tables(events).sort_by(
-            [("event_week", "ascending"), ("source", "ascending"), ("person_key", "ascending")]
+    areas = local_authorities(reference)
+    event_table = with_local_authorities(
+        flag_events(
+            pa.concat_tables(events).sort_by(
+                [("event_week", "ascending"), ("source", "ascending"), ("person_key", "ascending")]
+            ),
+            definitions,
         ),
-        definitions,
+        areas,
     )
     person_table = _person_table(event_table)
     disclosure = strictest(agreements[e.agreement_id].disclosure for e in extracts)
     place_table = place_counts(event_table, disclosure)
-    areas = local_authorities(reference)
     measures_table = compute_measures(event_table, disclosure, areas)
     counts_table = measure_counts(event_table, areas)
     multi = int(

@@ -33,7 +33,7 @@ ReleaseId = Annotated[str, PathParam(pattern=r"^rel-[0-9]{8}-[0-9a-f]{12}$")]
 MeasureId = Annotated[str, PathParam(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
 MAX_SQL = 20_000
 EXAMPLE_SQL = (
-    "SELECT event_month, coalesce(area_code, home_area) AS area\n"
+    "SELECT event_month, coalesce(local_authority, home_local_authority) AS area\n"
     "FROM event\n"
     "WHERE event_type = 'ed_assault_attendance' AND flag_knife"
 )

@@ -56,7 +56,7 @@ OTHER_SOURCES = ("police-sv", "schools", "youth-justice")
 SUPPRESS_AT_OR_BELOW = 7
 ROUND_TO = 5
 ADMISSIONS_SQL = (
-    "SELECT event_month, coalesce(area_code, home_area) AS area FROM event "
+    "SELECT event_month, coalesce(local_authority, home_local_authority) AS area FROM event "
     "WHERE event_type = 'ed_assault_attendance' AND flag_knife"
 )
 SMALL_CELLS_SQL = "SELECT event_week, area_code FROM event WHERE flag_knife"

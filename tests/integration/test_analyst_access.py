@@ -37,7 +37,7 @@ BY_MONTH_AND_AGE = (  # about 950 ED attendances in 20k rows: some cells small, 
     "SELECT event_month, age_band FROM event WHERE source = 'ed-assaults'"
 )
 KNIFE_ED = (
-    "SELECT event_month, coalesce(area_code, home_area) AS area FROM event "
+    "SELECT event_month, coalesce(local_authority, home_local_authority) AS area FROM event "
     "WHERE event_type = 'ed_assault_attendance' AND flag_knife"
 )
 
