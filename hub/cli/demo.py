@@ -369,4 +369,8 @@ def _print_summary(console: Console, settings: Settings, result: DemoResult) -> 
     _print_quarantine(console, result.quarantined)
     console.print(f"Release [bold]{release.release_id}[/] is at {release.path}")
     console.print(f"  manifest: {release.path / 'manifest.json'}")
+    console.print(
+        "Analysts query it through their projects (contracts/projects/): add an analyst with "
+        "hub users add --role analyst, run hub serve and follow docs/analysts.md."
+    )
     console.print(f"Finished in {result.seconds:.0f} s. Logs: {settings.log_dir}")
