@@ -73,20 +73,25 @@ def available_measures(view: ReleaseView) -> list[MeasureInfo]:
     titles = _titles(view)
     order = [m for m in titles if m in present]
     return [
-        MeasureInfo(m, titles[m], any(m.startswith(h) for h in HOME_OFFICE))
-        for m in sorted(order, key=lambda m: (not any(m.startswith(h) for h in HOME_OFFICE),))
+        MeasureInfo(m, titles[m], _home_office(m))
+        for m in sorted(order, key=lambda m: not _home_office(m))
     ]
+
+
+def _home_office(measure: str) -> bool:
+    return any(measure.startswith(h) for h in HOME_OFFICE)
 
 
 def measure_table(view: ReleaseView, measure: str) -> MeasureTable:
     """One measure by area and month for the project, controlled as one output."""
-    info = next((m for m in available_measures(view) if m.id == measure), None)
-    if info is None:
+    titles = _titles(view)
+    counts = _counts(view, measure) if measure in titles else None
+    if counts is None or counts.num_rows == 0:
         raise NotFoundError(
             f"no measure {measure!r} for this project",
             hint="the measures page lists the measures your project's agreements feed",
         )
-    counts = _counts(view, measure)
+    info = MeasureInfo(measure, titles[measure], _home_office(measure))
     return MeasureTable(info, control_measure(counts, view.rule), view.release_id)
 
 

@@ -189,11 +189,11 @@ def measure_counts(events: pa.Table, areas: dict[str, str] | None = None) -> pa.
     project may draw on and controls the result. Pre-aggregating here is what makes a measures
     page fast at national scale (bench/query.py)."""
     located = _located(events, areas)
+    keys = located.select(["source", "area_code", "event_month"])
     parts = []
     for measure, mask in _event_masks(located, definitions=True).items():
         grouped = (
-            located.filter(mask)
-            .select(["source", "area_code", "event_month"])
+            keys.filter(mask)
             .group_by(["source", "area_code", "event_month"], use_threads=False)
             .aggregate([([], "count_all")])
         )

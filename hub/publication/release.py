@@ -61,6 +61,9 @@ from hub.store import Extract, Release, ReleaseInput, session_scope
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
 MEASURE_COUNTS = "measure_counts.parquet"  # raw, never a view for analysts
+# read a measure at a time: small row groups let the reader skip the other measures (at 100M
+# events, 0.06 s instead of 0.27 s for the six Home Office measures; bench/query.py)
+MEASURE_COUNTS_ROW_GROUP = 16_384
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,10 @@ def publish_release(
         ("measures", measures_table),
         ("measure_counts", counts_table),
     ):
-        pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+        row_groups = (
+            {"row_group_size": MEASURE_COUNTS_ROW_GROUP} if name == "measure_counts" else {}
+        )
+        pq.write_table(table, tmp / f"{name}.parquet", compression="zstd", **row_groups)
     projects = _write_project_keys(
         tmp, keyring, person_keys, representatives, result, extracts, agreements, now
     )
