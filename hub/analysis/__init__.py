@@ -1,1 +1,4 @@
-"""Analyst access: read-only queries over releases, confined to a project's view."""
+"""Analyst access: projects approved against the agreements (``projects``), each project's view
+of a release (``access``), read-only SQL over it (``sandbox``), controlled tables of counts
+(``outputs``), measures (``measures``), the catalogue (``catalogue``), and one service for the
+pages, the API and ``hub query`` (``service``). docs/analysts.md."""
