@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,7 +21,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from hub import audit
-from hub.accounts.tokens import issue_token, revoke_token
+from hub.accounts.tokens import authenticate_token, issue_token, revoke_token
 from hub.agreements.registry import AgreementRegistry
 from hub.analysis import catalogue
 from hub.analysis.sandbox import QueryRefusedError
@@ -28,6 +29,7 @@ from hub.analysis.service import Analysis
 from hub.cli.app import app as cli
 from hub.errors import NotFoundError
 from hub.publication.release import MEASURE_COUNTS
+from hub.store import ApiToken, session_scope
 from hub.web.app import create_app
 from tests.analyst_hub import HOSPITAL_ANALYST, OUTSIDER, POLICE_DPL, VRP_ANALYST, PublishedHub
 from tests.analyst_hub import published_hub as build
@@ -294,3 +296,16 @@ def test_hub_projects_list_shows_each_projects_standing(
         assert "not ed-assaults" in suspended.output and "suspended" in suspended.output
     finally:
         registry.resume("ed-assaults", 1, "merseyvale-hospitals", "test", "closed")
+
+
+def test_an_api_token_is_stored_only_as_its_hash_and_expires(hub: PublishedHub) -> None:
+    token_id, token, expires = issue_token(hub.engine, VRP_ANALYST.email, "hash only")
+    secret = token.removeprefix(f"svdhub_at_{token_id}_")
+    with session_scope(hub.engine) as session:
+        row = session.get(ApiToken, token_id)
+        assert row is not None
+        stored = [str(v) for v in vars(row).values()]
+    assert not any(secret in value for value in stored)
+    assert authenticate_token(hub.engine, token) is not None
+    assert authenticate_token(hub.engine, token, now=expires + timedelta(seconds=1)) is None
+    assert authenticate_token(hub.engine, token[:-1]) is None
