@@ -13,6 +13,7 @@ from rich.console import Console
 from hub.cli import (
     agreements,
     audit,
+    backup,
     deliveries,
     expectations,
     partners,
@@ -40,6 +41,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(agreements.app, name="agreement")
 app.add_typer(signers.app, name="signers")
 app.add_typer(audit.app, name="audit")
+app.add_typer(backup.app, name="backup")
 app.add_typer(users.app, name="users")
 app.add_typer(partners.app, name="partners")
 app.add_typer(projects.app, name="projects")
