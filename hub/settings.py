@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     airflow_api_password: SecretStr | None = None
     airflow_api_token: SecretStr | None = None  # a JWT instead of a user name and password
     airflow_api_timeout: float = Field(default=10.0, gt=0)  # seconds per request
+    # Where the zones live (hub.storage): a folder under data_dir, or S3-compatible buckets named
+    # <s3_bucket_prefix>-<zone> at s3_endpoint_url (AWS itself when unset)
+    storage: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket_prefix: str = Field(default="svd-hub", pattern=r"^[a-z0-9][a-z0-9-]{1,40}$")
+    s3_region: str = "eu-west-2"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def _airflow_trigger_needs_its_api(self) -> Settings:
