@@ -31,7 +31,7 @@ from sqlalchemy import Engine, select
 
 from hub.agreements.model import Agreement
 from hub.analysis.projects import Approval
-from hub.analysis.sandbox import file_literal, quoted
+from hub.analysis.sandbox import file_literal, literal, quoted
 from hub.errors import NotFoundError
 from hub.privacy.disclosure import DisclosureRule, strictest
 from hub.publication.events import FLAGS
@@ -159,7 +159,7 @@ def _view(
     ]
     if row_level:
         event_columns.insert(0, "person_key")
-    where = f"source IN ({', '.join(_literal(s) for s in sources)})"
+    where = f"source IN ({', '.join(literal(s) for s in sources)})"
     base = f"read_parquet({file_literal(event_file)})"
     views = {
         "event": f"SELECT {', '.join(quoted(c) for c in event_columns)} FROM {base} WHERE {where}"
@@ -190,10 +190,6 @@ def _view(
 def _projects(manifest: dict[str, object]) -> set[str]:
     projects = manifest.get("projects")
     return set(projects) if isinstance(projects, dict) else set()
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _person(fed: set[str], row_level: bool, base: str, where: str) -> tuple[list[str], str]:

@@ -72,9 +72,14 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def file_literal(path: Path) -> str:
     """``path`` as a SQL string literal."""
-    return "'" + str(path).replace("'", "''") + "'"
+    return literal(str(path))
 
 
 def column_views(release: Path, allowed: Mapping[str, Sequence[str]]) -> dict[str, str]:

@@ -74,13 +74,14 @@ class Analysis:
     def actor(self) -> str:
         return f"user:{self.email}"
 
-    def _agreements(self) -> dict[str, Agreement]:
+    def agreements(self) -> dict[str, Agreement]:
+        """The agreements that load from the contracts folder."""
         agreements, _ = load_agreements_leniently(self.settings.contracts_dir)
         return agreements
 
     def projects(self) -> list[Approval]:
         """The analyst's projects, each with its standing today."""
-        agreements = self._agreements()
+        agreements = self.agreements()
         day = self.today or date.today()
         return [
             approval(p, agreements, self.registry, day)
@@ -91,7 +92,7 @@ class Analysis:
         found: Project = project_for(
             load_projects(self.settings.contracts_dir), project, self.email
         )
-        agreements = self._agreements()
+        agreements = self.agreements()
         return approval(found, agreements, self.registry, self.today or date.today()), agreements
 
     def releases(self, project: str) -> list[ReleaseView]:

@@ -30,6 +30,7 @@ from hub.agreements.canonical import terms_digest
 from hub.agreements.model import Agreement
 from hub.agreements.registry import AgreementRegistry
 from hub.errors import NotFoundError
+from hub.files import file_sha256
 from hub.linkage import LinkInput, LinkResult
 from hub.linkage.config import load_linkage_config
 from hub.linkage.engine import Linkage, run_linkage
@@ -130,14 +131,6 @@ def _person_table(events: pa.Table) -> pa.Table:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def publish_release(
     settings: Settings,
     engine: Engine,
@@ -182,7 +175,7 @@ def publish_release(
             "definitions": definitions_digest,
             "linkage": linkage_digest,
             "links": _links_digest(linkage),
-            "areas": _sha256(reference) if reference.is_file() else None,
+            "areas": file_sha256(reference) if reference.is_file() else None,
         },
     )
     published = settings.zone("published")
@@ -266,23 +259,26 @@ def publish_release(
             for e in extracts
         ],
         "tables": {
-            "event": {"rows": event_table.num_rows, "sha256": _sha256(tmp / "event.parquet")},
-            "person": {"rows": person_table.num_rows, "sha256": _sha256(tmp / "person.parquet")},
+            "event": {"rows": event_table.num_rows, "sha256": file_sha256(tmp / "event.parquet")},
+            "person": {
+                "rows": person_table.num_rows,
+                "sha256": file_sha256(tmp / "person.parquet"),
+            },
             "place": {
                 "rows": place_table.num_rows,
-                "sha256": _sha256(tmp / "place.parquet"),
+                "sha256": file_sha256(tmp / "place.parquet"),
                 "disclosure_control": disclosure.as_dict(),
             },
             "measures": {
                 "rows": measures_table.num_rows,
-                "sha256": _sha256(tmp / "measures.parquet"),
+                "sha256": file_sha256(tmp / "measures.parquet"),
                 "disclosure_control": disclosure.as_dict(),
                 "area": "local authority" if areas is not None else "LSOA",
                 "measures": MEASURE_DESCRIPTIONS,
             },
             "measure_counts": {
                 "rows": counts_table.num_rows,
-                "sha256": _sha256(tmp / MEASURE_COUNTS),
+                "sha256": file_sha256(tmp / MEASURE_COUNTS),
                 "analyst_facing": False,
                 "note": "raw counts by measure, source, area and month, read only through the "
                 "hub's measures pages, which add up a project's sources and control them",
@@ -305,7 +301,7 @@ def publish_release(
                 id=release_id,
                 created_at=now,
                 path=str(final.relative_to(settings.data_dir)),
-                manifest_sha256=_sha256(final / "manifest.json"),
+                manifest_sha256=file_sha256(final / "manifest.json"),
                 people=person_table.num_rows,
                 events=event_table.num_rows,
             )
@@ -416,7 +412,7 @@ def _write_project_keys(
         pq.write_table(table, path, compression="zstd")
         written[name] = {
             "rows": table.num_rows,
-            "sha256": _sha256(path),
+            "sha256": file_sha256(path),
             "agreements": sorted(allowing),
         }
     return written

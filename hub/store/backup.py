@@ -23,7 +23,6 @@ files, backed up as files (object-store versioning or snapshots; docs/operations
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, MetaData, Table, func, insert, select, text
 
 from hub.errors import IntegrityError, UserError
+from hub.files import file_sha256
 from hub.privacy.keys import KEYRING_FILE
 from hub.store.database import current_revision, upgrade
 
@@ -48,14 +48,6 @@ class BackupSummary:
     folder: Path
     revision: str | None
     rows: dict[str, int]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _plain(value: object) -> object:
@@ -108,7 +100,7 @@ def create_backup(engine: Engine, key_dir: Path, folder: Path) -> BackupSummary:
     public = key_dir / "public"
     if public.is_dir():
         shutil.copytree(public, tmp / "keys" / "public")
-    files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    files = {str(p.relative_to(tmp)): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     manifest = {
         "format": FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -130,7 +122,7 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         raise UserError(f"{folder}: backup format {manifest.get('format')} is not {FORMAT}")
     for name, expected in manifest["files"].items():
         file = folder / name
-        if not file.is_file() or _sha256(file) != expected:
+        if not file.is_file() or file_sha256(file) != expected:
             raise IntegrityError(
                 f"backup file {name} is missing or changed since the backup was made",
                 hint="restore from another copy of the backup",

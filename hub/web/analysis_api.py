@@ -109,7 +109,9 @@ def _table(output: QueryOutput) -> pa.Table:
     return output.rows.table
 
 
-def _csv(table: pa.Table, filename: str, counted: tuple[str, ...]) -> Response:
+def csv_download(table: pa.Table, filename: str, counted: tuple[str, ...]) -> Response:
+    """``table`` as a CSV attachment; a null in one of the ``counted`` columns is a suppressed
+    count, written ``[c]``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(table.column_names)
@@ -181,7 +183,9 @@ def query(
     output = analysis.query(project, body.sql, release_id=body.release, mode=body.mode)
     table = _table(output)
     if format == "csv":
-        return _csv(table, f"{project}-{output.release_id}.csv", (COUNT,) if output.counts else ())
+        return csv_download(
+            table, f"{project}-{output.release_id}.csv", (COUNT,) if output.counts else ()
+        )
     if format == "arrow":
         return _arrow(table)
     document: dict[str, Any] = {
@@ -222,7 +226,7 @@ def measure(
     table = analysis.measure(project, measure)
     cells = table.table.cells
     if format == "csv":
-        return _csv(cells, f"{project}-{measure}-{table.release_id}.csv", (VALUE,))
+        return csv_download(cells, f"{project}-{measure}-{table.release_id}.csv", (VALUE,))
     if format == "arrow":
         return _arrow(cells)
     controlled = table.table

@@ -8,8 +8,6 @@ before they reach the page; a suppressed count shows as ``[c]``.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -17,14 +15,14 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from hub.accounts.users import Role
-from hub.agreements.loader import load_agreements_leniently
 from hub.analysis import catalogue
 from hub.analysis.measures import AREA, MONTH, VALUE, MeasureTable
 from hub.analysis.outputs import COUNT, SUPPRESSED, CountOutput
 from hub.analysis.service import Analysis, Mode, QueryOutput
 from hub.errors import UserError
+from hub.web.analysis_api import csv_download
 from hub.web.charts import bar_chart
-from hub.web.signin import Hub, SignedIn, Viewer, check_csrf, hub_of, refuse, render
+from hub.web.signin import SignedIn, Viewer, check_csrf, hub_of, refuse, render
 
 router = APIRouter()
 
@@ -53,11 +51,6 @@ def _analysis(request: Request, viewer: Viewer, page: str) -> Analysis:
             hint="Ask the hub's administrator for an analyst account on a project.",
         )
     return Analysis(hub.settings, hub.engine, hub.registry, viewer.email)
-
-
-def _agreements(hub: Hub) -> dict[str, Any]:
-    agreements, _ = load_agreements_leniently(hub.settings.contracts_dir)
-    return agreements
 
 
 @router.get("/catalogue")
@@ -94,7 +87,7 @@ def release_page(
 ) -> Response:
     analysis = _analysis(request, viewer, "catalogue")
     view = analysis.release(project, release_id)
-    agreements = _agreements(hub_of(request))
+    agreements = analysis.agreements()
     inputs = [
         i
         for i in view.manifest.get("inputs", [])  # type: ignore[attr-defined]
@@ -232,7 +225,7 @@ def download_query(
         context["error"] = refused
         return render(request, "query.html", context, viewer=viewer, status_code=422)
     table = output.counts.long() if output.counts is not None else output.rows.table  # type: ignore[union-attr]
-    return _csv(table.column_names, table.to_pylist(), f"{project}-{output.release_id}.csv")
+    return csv_download(table, f"{project}-{output.release_id}.csv", (COUNT, VALUE))
 
 
 def _shown(output: QueryOutput) -> dict[str, Any]:
@@ -266,21 +259,6 @@ def _shown(output: QueryOutput) -> dict[str, Any]:
         "truncated": rows.truncated,
         "seconds": output.seconds,
     }
-
-
-def _csv(columns: list[str], rows: list[dict[str, Any]], filename: str) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(
-            SUPPRESSED if row[c] is None and c in (COUNT, VALUE) else row[c] for c in columns
-        )
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 # -- measures -----------------------------------------------------------------------------------
@@ -317,10 +295,10 @@ def measure_csv(
     analysis = _analysis(request, viewer, "measures")
     table = analysis.measure(project, measure)
     cells = table.table.cells
-    return _csv(
-        [AREA, MONTH, VALUE],
-        cells.to_pylist(),
+    return csv_download(
+        cells.select([AREA, MONTH, VALUE]),
         f"{project}-{measure}-{table.release_id}.csv",
+        (COUNT, VALUE),
     )
 
 
