@@ -284,11 +284,24 @@ def blank(text: str) -> str:
     return re.sub(r"'[^']*'", "'…'", text)
 
 
+# Errors raised by a value of the data: their messages quote the value (in single or double
+# quotes, or as the numbers of an overflow), so only their kind is told
+DATA_ERRORS = {
+    "Conversion Error": "a value could not be converted to the type asked for",
+    "Out of Range Error": "a calculation went out of its type's range",
+    "Invalid Input Error": "a value is not valid input for a function",
+}
+
+
 def _one_line(exc: Exception) -> str:
     """DuckDB's message, first line only (its later lines can list candidate names), with every
-    single-quoted text replaced: a conversion error quotes the row value it failed on."""
+    single-quoted text replaced; for an error raised by a data value, only what kind of error
+    it was (its message would quote the value)."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
+    for kind, words in DATA_ERRORS.items():
+        if first.startswith(kind):
+            return f"{kind}: {words} (the value is not shown)"
     return blank(first)[:300]
 
 

@@ -109,6 +109,23 @@ def test_results_beyond_the_row_limit_are_cut_and_say_so(sandbox: Sandbox) -> No
     assert result.table.schema.names == ALLOWED["event"]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT CAST(area_code AS INTEGER) FROM event",
+        "SELECT CAST(area_code AS DATE) FROM event",
+        "SELECT strptime(area_code, '%Y') FROM event",
+        "SELECT CAST(length(area_code) AS TINYINT) * CAST(100 AS TINYINT) FROM event",
+    ],
+)
+def test_a_data_error_names_its_kind_and_no_value(sandbox: Sandbox, sql: str) -> None:
+    with pytest.raises(QueryRefusedError) as refused:
+        sandbox.run(sql)
+    message = refused.value.message
+    assert message.endswith("(the value is not shown)"), message
+    assert not any(ch.isdigit() for ch in message) and "E0" not in message
+
+
 def test_an_error_quotes_no_row_value(sandbox: Sandbox) -> None:
     with pytest.raises(QueryRefusedError) as refused:
         sandbox.run("SELECT CAST(area_code AS INTEGER) FROM event")
