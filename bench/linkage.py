@@ -290,11 +290,17 @@ def _inputs(base: Path) -> list[Any]:
     from hub.linkage import LinkInput
 
     return [
-        LinkInput(
-            f"bench-{side}", side, base / "linkage" / f"bench-{side}" / side / "tokens.parquet"
-        )
-        for side in SIDES
+        LinkInput(f"bench-{side}", side, f"bench-{side}/{side}/tokens.parquet") for side in SIDES
     ]
+
+
+def _store(base: Path) -> Any:
+    """The benchmark's linkage zone: the folder ``base/linkage`` (hub.storage)."""
+    import pyarrow.fs as pafs
+
+    from hub.storage import ZoneStore
+
+    return ZoneStore("linkage", "local", pafs.LocalFileSystem(), str((base / "linkage").resolve()))
 
 
 def prepare_keyed(folder: Path, base: Path) -> dict[str, Any]:
@@ -342,9 +348,10 @@ def prepare_keyed(folder: Path, base: Path) -> dict[str, Any]:
             column, domain = composite_column(key), composite_domain(key_parts)
             joined = pc.binary_join_element_wise(*(parts[p] for p in key_parts), "|")
             tokens[column], domains[column] = keyed_hash_chain(joined, keys, domain), domain
-        item.tokens_path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(token_table(tokens, domains, keys[-1].version), item.tokens_path)
-        pq.write_table(encodings.table(), item.tokens_path.parent / bloom.ENCODINGS_FILE)
+        tokens_file = base / "linkage" / item.tokens_path
+        tokens_file.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(token_table(tokens, domains, keys[-1].version), tokens_file)
+        pq.write_table(encodings.table(), tokens_file.parent / bloom.ENCODINGS_FILE)
     return {"seconds": time.perf_counter() - started}
 
 
@@ -464,7 +471,7 @@ def run_exact(folder: Path, base: Path, threshold: float | None) -> dict[str, An
 
     inputs = _inputs(base)
     started = time.perf_counter()
-    result = link(inputs, _config(threshold))
+    result = link(_store(base), inputs, _config(threshold))
     seconds = time.perf_counter() - started
     peak = _peak_bytes()
     clusters = result.records.column("cluster").to_numpy().astype(np.int64)
@@ -495,12 +502,12 @@ def run_keyed(folder: Path, base: Path, threshold: float | None) -> dict[str, An
     }
     config = _config(threshold)
     started = time.perf_counter()
-    result = link(inputs, config)
+    result = link(_store(base), inputs, config)
     deterministic = time.perf_counter() - started
     peak_deterministic = _peak_bytes()
     with _timed_methods(steps, own), _timed_methods(inner, splink_calls):
         middle = time.perf_counter()
-        links = link_probabilistic(result, inputs, config.probabilistic)
+        links = link_probabilistic(_store(base), result, inputs, config.probabilistic)
         probabilistic = time.perf_counter() - middle
     seconds = time.perf_counter() - started
     peak = _peak_bytes()
@@ -617,7 +624,7 @@ def run_blocking(base: Path) -> dict[str, Any]:
     of the rule; before any rule's pairs are taken out of another's): all pairs of the records,
     as a dedupe of both sets together draws them, and the pairs across the two sets."""
     tables = [
-        pq.read_table(item.tokens_path, columns=[f"tok_{f}" for f in FIELDS])
+        pq.read_table(base / "linkage" / item.tokens_path, columns=[f"tok_{f}" for f in FIELDS])
         for item in _inputs(base)
     ]
     side = np.repeat(np.arange(len(tables)), [t.num_rows for t in tables])

@@ -192,7 +192,7 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _digest(path: Path) -> str:
+def _digest(path: Any) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while block := handle.read(1 << 20):
@@ -205,8 +205,6 @@ def _validate(settings: Settings, agreement: Any, result: Any) -> dict[str, Any]
     ``hub.pipeline.process`` does after staging (None if this hub has no ``hub.quality``)."""
     from datetime import date
 
-    import pyarrow.parquet as pq
-
     try:
         from hub.quality.suites import effective_suite, expectations_dir_for
         from hub.quality.validate import validate_staged
@@ -218,9 +216,9 @@ def _validate(settings: Settings, agreement: Any, result: Any) -> dict[str, Any]
     suite = effective_suite(agreement, expectations_dir_for(settings.contracts_dir))
     outcome = validate_staged(
         agreement,
-        pq.ParquetFile(result.staged_path, pre_buffer=False).iter_batches(batch_size=rows),
+        result.staged_path.parquet_file(pre_buffer=False).iter_batches(batch_size=rows),
         suite,
-        tokens=pq.ParquetFile(result.tokens_path, pre_buffer=False).iter_batches(batch_size=rows),
+        tokens=result.tokens_path.parquet_file(pre_buffer=False).iter_batches(batch_size=rows),
         arrival_date=date.fromisoformat(TODAY),
         run_name=result.extract_id,
     )

@@ -80,7 +80,12 @@ def _stage(base: Path, rows: int) -> tuple[Path, Path, int]:
         )
     staged = stage_extract(settings, engine, ring, agreement, extract.id)
     engine.dispose()
-    return staged.staged_path, staged.tokens_path, staged.rows
+    # a local hub: each zone is a folder of the data directory
+    return (
+        settings.data_dir / staged.staged_path.recorded,
+        settings.data_dir / staged.tokens_path.recorded,
+        staged.rows,
+    )
 
 
 def _validate(data: Path, tokens: Path, batch_rows: int) -> tuple[float, int, int, float, float]:

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ZONES = ("landing", "staging", "linkage", "published", "quarantine")
+ZONES = ("landing", "staging", "linkage", "published", "quarantine", "quality")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -129,6 +129,17 @@ class Settings(BaseSettings):
         """Where a development master key is generated when none is configured (git-ignored)."""
         return self.data_dir / "secrets" / "master.key"
 
+    @property
+    def work_dir(self) -> Path:
+        """Local scratch space of the processing steps: files are written here whole and then
+        put into their zone (hub.storage); never read as a zone."""
+        return self.data_dir / "work"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Local copies of unchanging zone files (a release's tables) read from object storage."""
+        return self.data_dir / "cache"
+
     def zone(self, name: str) -> Path:
         """Path of one zone of the data directory; unknown zone names are a programming error."""
         if name not in ZONES:
@@ -137,7 +148,9 @@ class Settings(BaseSettings):
 
     def ensure_dirs(self) -> None:
         """Create the data directory and its zones with owner-only permissions."""
-        for name in ZONES:
-            self.zone(name).mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.storage == "local":
+            for name in ZONES:
+                self.zone(name).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from hub.agreements import get_agreement
 from hub.agreements.development import approve_for_development
 from hub.ingestion.credentials import issue_credential
+from hub.pipeline.landing import partials_dir
 from hub.privacy.keys import Keyring, init_keyring
 from hub.settings import Settings
 from hub.store import Extract, make_engine, session_scope, upgrade
@@ -40,8 +41,8 @@ class ApiHub:
             return int(session.scalar(select(func.count()).select_from(Extract)) or 0)
 
     def spooled(self) -> list[Path]:
-        """Unfinished (partial) sealed files in the landing zone."""
-        return sorted(self.settings.zone("landing").rglob(".*.partial"))
+        """Unfinished (partial) sealed files, and finished ones not yet put into the zone."""
+        return sorted(partials_dir(self.settings).rglob(".*.partial"))
 
     def assert_nothing_stored(self) -> None:
         assert self.landing_files() == []

@@ -41,6 +41,38 @@ def settings(tmp_path: Path) -> Settings:
     return s
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server, one process for the whole session."""
+    from tests.s3_server import s3_server
+
+    with s3_server() as url:
+        yield url
+
+
+@pytest.fixture
+def s3_settings(tmp_path: Path, s3_endpoint: str) -> Iterator[Settings]:
+    """Settings of an isolated hub whose zones are buckets of their own on the S3 server
+    (``HUB_STORAGE=s3``); the buckets are emptied and removed afterwards."""
+    from hub.settings import ZONES
+    from tests.s3_server import ACCESS_KEY, SECRET_KEY, drop_buckets, make_buckets
+
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    buckets = [f"{prefix}-{zone}" for zone in ZONES]
+    make_buckets(s3_endpoint, buckets)
+    s = make_settings(
+        tmp_path,
+        storage="s3",
+        s3_endpoint_url=s3_endpoint,
+        s3_bucket_prefix=prefix,
+        s3_access_key_id=ACCESS_KEY,
+        s3_secret_access_key=SECRET_KEY,
+    )
+    s.ensure_dirs()
+    yield s
+    drop_buckets(s3_endpoint, buckets)
+
+
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 
 

@@ -34,12 +34,16 @@ def receive_and_stage(
 
 
 def stage_partnership(
-    base: Path, rows: int, contracts_dir: Path | None = None
+    base: Path, rows: int, contracts_dir: Path | None = None, settings: Settings | None = None
 ) -> tuple[Settings, Engine, Keyring, SynthSummary]:
     """A hub under ``base`` with every example agreement approved and a synthetic partnership of
     ``rows`` rows (files and ground truth under ``base/partners``) received and staged; the
-    agreements of ``contracts_dir`` instead of the repository's when given."""
-    settings = make_settings(base, **({"contracts_dir": contracts_dir} if contracts_dir else {}))
+    agreements of ``contracts_dir`` instead of the repository's when given, the hub of
+    ``settings`` (its data directory under ``base``) instead of a local one when given."""
+    if settings is None:
+        settings = make_settings(
+            base, **({"contracts_dir": contracts_dir} if contracts_dir else {})
+        )
     settings.ensure_dirs()
     engine = make_engine(settings.metadata_url)
     upgrade(engine)

@@ -201,15 +201,18 @@ def _token_domains(settings: Settings) -> set[str]:
     from hub.agreements.loader import load_agreements_leniently
     from hub.agreements.model import IdentifierType
     from hub.pipeline.identifiers import token_domain
+    from hub.privacy.bloom import schema_of
     from hub.privacy.rotation import DOMAIN_META, composite_domain, token_files
+    from hub.storage import zone_store
 
     agreements, _ = load_agreements_leniently(settings.contracts_dir)
     domains = {kind.value for kind in IdentifierType}
     for agreement in agreements.values():
         domains.update(token_domain(kind, agreement) for kind in IdentifierType)
         domains.update(composite_domain(k.parts) for k in agreement.linkage_keys)
-    for path in token_files(settings):
-        for field in pq.read_schema(path):
+    linkage = zone_store(settings, "linkage")
+    for path in token_files(linkage):
+        for field in schema_of(linkage, path):
             if field.metadata and DOMAIN_META in field.metadata:
                 domains.add(field.metadata[DOMAIN_META].decode())
     return domains

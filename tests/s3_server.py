@@ -52,14 +52,36 @@ def s3_server() -> Iterator[str]:
             process.wait()
 
 
-def make_buckets(endpoint: str, names: list[str]) -> None:
-    filesystem = pafs.S3FileSystem(
+def _admin(endpoint: str) -> pafs.S3FileSystem:
+    return pafs.S3FileSystem(
         endpoint_override=endpoint.removeprefix("http://"),
         scheme="http",
         access_key=ACCESS_KEY,
         secret_key=SECRET_KEY,
         region="eu-west-2",
         allow_bucket_creation=True,
+        allow_bucket_deletion=True,
     )
+
+
+def make_buckets(endpoint: str, names: list[str]) -> None:
+    filesystem = _admin(endpoint)
     for name in names:
         filesystem.create_dir(name)
+
+
+def drop_buckets(endpoint: str, names: list[str]) -> None:
+    """Empty and remove the buckets (a test leaves nothing behind on the server either)."""
+    filesystem = _admin(endpoint)
+    for name in names:
+        filesystem.delete_dir(name)
+
+
+def bucket_files(endpoint: str, bucket: str) -> list[str]:
+    """Every object in ``bucket``, as ``bucket/key``."""
+    selector = pafs.FileSelector(bucket, recursive=True, allow_not_found=True)
+    return sorted(
+        info.path
+        for info in _admin(endpoint).get_file_info(selector)
+        if info.type == pafs.FileType.File
+    )

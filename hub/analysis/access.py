@@ -18,12 +18,18 @@ A project sees a release when at least one of the agreements it may draw on toda
 Every other table, column and release is absent from the project's sandbox, its catalogue and its
 measures. Aggregate outputs are controlled with the strictest disclosure rule of the project's
 agreements.
+
+Releases are read where the published zone is (``hub.storage``): a release is listed from its
+``manifest.json`` alone, and its files are read from a local folder, the zone's own locally and,
+from object storage, a copy fetched the first time a query, measure or catalogue page needs it
+(``ZoneStore.mirror``; a copy of a release since deleted is removed when it is next listed).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -32,29 +38,71 @@ from sqlalchemy import Engine, select
 from hub.agreements.model import Agreement
 from hub.analysis.projects import Approval
 from hub.analysis.sandbox import file_literal, literal, quoted
-from hub.errors import NotFoundError
+from hub.errors import NotFoundError, UserError
 from hub.privacy.disclosure import DisclosureRule, strictest
 from hub.publication.events import FLAGS
 from hub.publication.pseudonyms import project_keys_path
 from hub.settings import Settings
+from hub.storage import ZoneStore, locate
 from hub.store import Release, session_scope
 
 EVENT_ALWAYS = ("source", "role", "event_type", "event_week", "event_month")
+MANIFEST = "manifest.json"
+# a project's tables (name -> columns) and views (name -> the SELECT that defines it)
+Shape = tuple[dict[str, list[str]], dict[str, str]]
 
 
-@dataclass(frozen=True)
 class ReleaseView:
-    """One project's view of one release."""
+    """One project's view of one release.
 
-    release_id: str
-    path: Path
-    created_at: str
-    manifest: dict[str, object]
-    sources: tuple[str, ...]  # the project's agreements that fed this release
-    rule: DisclosureRule
-    row_level: bool
-    tables: dict[str, list[str]]  # view name -> its columns, in order
-    views: dict[str, str]  # view name -> the SELECT that defines it
+    What comes from the manifest is known at once; ``path`` (the release's files as a local
+    folder, for DuckDB: a copy fetched once from object storage, ``ZoneStore.mirror``),
+    ``tables`` and ``views`` are worked out on first use, so listing releases reads manifests
+    only. ``path`` is a folder, or what gives it; ``shape`` gives the tables and views from
+    that folder (without it, ``tables`` and ``views`` are as given)."""
+
+    def __init__(
+        self,
+        *,
+        release_id: str,
+        path: Path | Callable[[], Path],
+        created_at: str,
+        manifest: dict[str, object],
+        sources: tuple[str, ...],
+        rule: DisclosureRule,
+        row_level: bool,
+        tables: dict[str, list[str]] | None = None,
+        views: dict[str, str] | None = None,
+        shape: Callable[[Path], Shape] | None = None,
+    ) -> None:
+        self.release_id = release_id
+        self.created_at = created_at
+        self.manifest = manifest
+        self.sources = sources  # the project's agreements that fed this release
+        self.rule = rule
+        self.row_level = row_level
+        self._folder = path
+        self._given: Shape = (tables or {}, views or {})
+        self._shape = shape
+
+    @functools.cached_property
+    def path(self) -> Path:
+        """The release's files as a local folder (fetched on first use from object storage)."""
+        return self._folder() if callable(self._folder) else self._folder
+
+    @functools.cached_property
+    def _shaped(self) -> Shape:
+        return self._given if self._shape is None else self._shape(self.path)
+
+    @property
+    def tables(self) -> dict[str, list[str]]:
+        """View name -> its columns, in order."""
+        return self._shaped[0]
+
+    @property
+    def views(self) -> dict[str, str]:
+        """View name -> the SELECT that defines it."""
+        return self._shaped[1]
 
 
 def fed_columns(agreement: Agreement) -> set[str]:
@@ -79,11 +127,12 @@ def fed_columns(agreement: Agreement) -> set[str]:
     return columns
 
 
-def _manifest(path: Path) -> dict[str, object] | None:
-    file = path / "manifest.json"
-    if not file.is_file():
+def _manifest(store: ZoneStore, folder: str) -> dict[str, object] | None:
+    try:
+        text = store.read_text(f"{folder}/{MANIFEST}")
+    except UserError:
         return None  # deleted by retention, or never finished
-    loaded = json.loads(file.read_text(encoding="utf-8"))
+    loaded = json.loads(text)
     return loaded if isinstance(loaded, dict) else None
 
 
@@ -105,8 +154,13 @@ def visible_releases(
             select(Release.id, Release.path).order_by(Release.created_at.desc(), Release.id.desc())
         ).all()
     views = []
-    for release_id, path in rows:
-        view = _view(approval, agreements, release_id, settings.data_dir / path)
+    for release_id, recorded in rows:
+        store, folder = locate(settings, recorded)
+        manifest = _manifest(store, folder)
+        if manifest is None:
+            store.forget_mirror(folder, settings.cache_dir)  # gone: this machine's copy goes too
+            continue
+        view = _view(approval, agreements, release_id, manifest, store, folder, settings.cache_dir)
         if view is not None:
             views.append(view)
     return views
@@ -139,19 +193,41 @@ def release_view(
 
 
 def _view(
-    approval: Approval, agreements: dict[str, Agreement], release_id: str, path: Path
+    approval: Approval,
+    agreements: dict[str, Agreement],
+    release_id: str,
+    manifest: dict[str, object],
+    store: ZoneStore,
+    folder: str,
+    cache_dir: Path,
 ) -> ReleaseView | None:
-    manifest = _manifest(path)
-    if manifest is None:
-        return None
     sources = tuple(sorted(input_agreements(manifest) & set(approval.sources)))
     if not sources:
         return None
     terms = {s: agreements[s] for s in sources}
     fed = set().union(*(fed_columns(a) for a in terms.values()))
+    row_level = approval.project.row_level
+    project = approval.project.name
+    keys = row_level and project in _projects(manifest)
+    return ReleaseView(
+        release_id=release_id,
+        path=functools.partial(store.mirror, folder, cache_dir),
+        created_at=str(manifest.get("created_at", "")),
+        manifest=manifest,
+        sources=sources,
+        rule=strictest(a.disclosure for a in terms.values()),
+        row_level=row_level,
+        shape=functools.partial(_shape, fed, sources, row_level, project if keys else None),
+    )
+
+
+def _shape(
+    fed: set[str], sources: tuple[str, ...], row_level: bool, project: str | None, path: Path
+) -> Shape:
+    """The tables and views of a project's view of the release in the local folder ``path``;
+    ``project``: the longitudinal project whose key table it may read, if any."""
     event_file = path / "event.parquet"
     names = pq.read_schema(event_file).names
-    row_level = approval.project.row_level
     event_columns = [
         n
         for n in names
@@ -167,24 +243,14 @@ def _view(
     person_columns, person_select = _person(fed, row_level, base, where)
     views["person"] = person_select
     tables = {"event": event_columns, "person": person_columns}
-    keys_file = project_keys_path(path, approval.project.name)
-    if row_level and approval.project.name in _projects(manifest) and keys_file.is_file():
+    keys_file = project_keys_path(path, project) if project is not None else None
+    if keys_file is not None and keys_file.is_file():
         # a longitudinal project of the agreements: its keys follow people across releases
         views["project_person_keys"] = (
             f"SELECT person_key, project_person_key FROM read_parquet({file_literal(keys_file)})"
         )
         tables["project_person_keys"] = ["person_key", "project_person_key"]
-    return ReleaseView(
-        release_id=release_id,
-        path=path,
-        created_at=str(manifest.get("created_at", "")),
-        manifest=manifest,
-        sources=sources,
-        rule=strictest(a.disclosure for a in terms.values()),
-        row_level=row_level,
-        tables=tables,
-        views=views,
-    )
+    return tables, views
 
 
 def _projects(manifest: dict[str, object]) -> set[str]:

@@ -190,6 +190,7 @@ def keys_status() -> None:
 
     from hub.privacy.keys import PURPOSES, open_keyring
     from hub.privacy.rotation import token_file_version, token_files
+    from hub.storage import zone_store
 
     settings = _settings()
     keyring = open_keyring(settings)
@@ -199,7 +200,8 @@ def keys_status() -> None:
             created = keyring.created_at(key) or "unknown"
             current = " (current)" if version == keyring.current(purpose).version else ""
             out.print(f"{key.label:<22} created {created}{current}")
-    counts = Counter(token_file_version(p) for p in token_files(settings))
+    linkage = zone_store(settings, "linkage")
+    counts = Counter(token_file_version(linkage, p) for p in token_files(linkage))
     for version, n in sorted(counts.items()):
         out.print(f"tokens files at pseudonymisation/v{version}: {n}")
     if len(counts) > 1:

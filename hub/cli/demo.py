@@ -35,9 +35,11 @@ from hub.logs import configure_logging
 from hub.pipeline.airflow_env import configure_airflow, migrate_airflow_db
 from hub.pipeline.landing import receive_extract
 from hub.privacy.keys import Keyring, init_keyring, open_keyring
+from hub.privacy.rotation import TOKENS_FILE
 from hub.publication.measures import DESCRIPTIONS, HOME_OFFICE
 from hub.publication.release import PublishedRelease, current_release, load_release
 from hub.settings import Settings
+from hub.storage import zone_store
 from hub.store import Extract, make_engine, session_scope, upgrade
 
 EXTENSIONS = {"csv": "csv", "parquet": "parquet", "ndjson": "ndjson"}
@@ -83,7 +85,7 @@ def _keyring(settings: Settings) -> Keyring:
     pseudonymised before (a new keyring would silently break linkage with older data)."""
     if (settings.key_dir / "keyring.json").exists():
         return open_keyring(settings)
-    if any(settings.zone("staging").iterdir()):
+    if zone_store(settings, "staging").list():
         return open_keyring(settings)  # raises the clear "no keyring" error
     return init_keyring(settings)
 
@@ -248,7 +250,11 @@ def _print_quarantine(console: Console, bad: dict[str, object]) -> None:
         )
     docs = report.get("data_docs") if isinstance(report, dict) else None
     if docs:
-        console.print(f"  Data Docs: {docs} (under the data directory)")
+        console.print(
+            f"  Data Docs: {docs} (in the quality zone; served to its partner at "
+            f"/api/v1/extracts/{bad['extract_id']}/docs/ and to its data protection leads at "
+            f"/agreements/{BAD_AGREEMENT}/extracts/{bad['extract_id']}/docs/)"
+        )
 
 
 def _linkage_quality(
@@ -265,21 +271,21 @@ def _linkage_quality(
             LinkInput(
                 str(item["agreement_id"]),
                 str(item["extract_id"]),
-                settings.zone("linkage") / str(item["agreement_id"]) / str(item["extract_id"])
-                / "tokens.parquet",
+                f"{item['agreement_id']}/{item['extract_id']}/{TOKENS_FILE}",
             )
             for item in (inputs if isinstance(inputs, list) else [])
         ],
         load_linkage_config(settings.contracts_dir)[0],
-    )  # fmt: skip
+    )
     truth = pq.read_table(settings.data_dir / "partners" / "ground_truth" / "truth.parquet")
     return evaluate(linked.records, truth), evaluate(linked.deterministic.records, truth)
 
 
-def _print_measures(console: Console, release: PublishedRelease) -> None:
+def _print_measures(console: Console, settings: Settings, release: PublishedRelease) -> None:
     """The Home Office measures of the release: sums of its published (disclosure-controlled)
     area-by-month cells, so small cells count as nothing."""
-    table = pq.read_table(release.path / "measures.parquet")
+    published = zone_store(settings, "published")
+    table = published.read_parquet(f"{release.release_id}/measures.parquet")
     shown = []
     for measure in HOME_OFFICE:
         cells = table.filter(pc.equal(table.column("measure"), measure)).column("value")
@@ -365,10 +371,13 @@ def _print_summary(console: Console, settings: Settings, result: DemoResult) -> 
         f"alone: precision {exact.precision:.4f}, recall {exact.recall:.4f}, "
         f"{exact.split_people:,} people split."
     )
-    _print_measures(console, release)
+    _print_measures(console, settings, release)
     _print_quarantine(console, result.quarantined)
-    console.print(f"Release [bold]{release.release_id}[/] is at {release.path}")
-    console.print(f"  manifest: {release.path / 'manifest.json'}")
+    published = zone_store(settings, "published")
+    console.print(
+        f"Release [bold]{release.release_id}[/] is at {published.uri}/{release.release_id}"
+    )
+    console.print(f"  manifest: {published.uri}/{release.release_id}/manifest.json")
     console.print(
         "Analysts query it through their projects (contracts/projects/): add an analyst with "
         "hub users add --role analyst, run hub serve and follow docs/analysts.md."

@@ -18,7 +18,6 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -476,7 +475,7 @@ def build_router(max_bytes: int) -> APIRouter:
     @router.get(
         "/extracts/{extract_id}/docs/{path:path}",
         summary="An extract's Great Expectations Data Docs (HTML)",
-        response_class=FileResponse,
+        response_class=Response,
         responses={200: {"content": {"text/html": {}}}, **_problems(401, 404, 422)},
     )
     def extract_docs(
@@ -484,13 +483,13 @@ def build_router(max_bytes: int) -> APIRouter:
         credential: Partner,
         extract_id: Annotated[str, PathParam(pattern=EXTRACT_ID)],
         path: str,
-    ) -> FileResponse:
+    ) -> Response:
         record = _own_extract(request, extract_id, credential)
         try:
             found = data_docs_file(hub_of(request).settings, record.agreement_id, record.id, path)
         except HubError as exc:
             raise from_hub_error(exc, agreement=record.agreement_id) from None
-        return FileResponse(found)
+        return Response(found.content, media_type=found.media_type)
 
     @router.get(
         "/agreements/{agreement_id}/quality",

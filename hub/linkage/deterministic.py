@@ -4,27 +4,30 @@ Passes run in the configured order (``hub.linkage.config``; by default NHS numbe
 PNC ID, the partner's own person reference, then the composite keys); the clusters are the
 connected components of the graph they draw.
 Components are found by vectorised label propagation (numpy), so no Python loop runs per record.
-Everything here reads and writes the linkage zone only.
+Everything here reads the linkage zone only, through its store (``hub.storage``), on the local
+filesystem or on object storage alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from hub.linkage.config import LinkageConfig
+from hub.storage import ZoneFile, ZoneStore
 
 
 @dataclass(frozen=True)
 class LinkInput:
+    """One extract to link. ``tokens_path`` is its tokens file's path inside the linkage zone,
+    ``<agreement>/<extract>/tokens.parquet`` (its name encodings are beside it)."""
+
     agreement_id: str
     extract_id: str
-    tokens_path: Path
+    tokens_path: str
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,20 @@ class LinkResult:
     pass_matches: dict[str, int]  # pass -> records that share its token with another record
 
 
-def _load(inputs: list[LinkInput], config: LinkageConfig) -> tuple[pa.Table, list[str]]:
+def columns_of(store: ZoneStore, path: str) -> list[str]:
+    """The column names of the Parquet file at ``path`` (its footer only, not its rows)."""
+    return list(ZoneFile(store, path).parquet_file().schema_arrow.names)
+
+
+def _load(
+    store: ZoneStore, inputs: list[LinkInput], config: LinkageConfig
+) -> tuple[pa.Table, list[str]]:
     """The record numbers and the passes' token columns of every input (nothing else is read),
     with each record's agreement and extract."""
     tables = []
     for item in sorted(inputs, key=lambda i: (i.agreement_id, i.extract_id)):
-        present = pq.read_schema(item.tokens_path).names
-        table = pq.read_table(item.tokens_path, columns=["record", *config.passes(present)])
+        present = columns_of(store, item.tokens_path)
+        table = store.read_parquet(item.tokens_path, columns=["record", *config.passes(present)])
         n = table.num_rows
         for name, value in (("agreement_id", item.agreement_id), ("extract_id", item.extract_id)):
             table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), n))
@@ -69,9 +79,12 @@ def _components(n: int, groups: list[np.ndarray]) -> np.ndarray:
             return labels
 
 
-def link(inputs: list[LinkInput], config: LinkageConfig | None = None) -> LinkResult:
-    """Cluster every record of the given extracts by their tokens, pass by pass."""
-    table, passes = _load(inputs, config or LinkageConfig())
+def link(
+    store: ZoneStore, inputs: list[LinkInput], config: LinkageConfig | None = None
+) -> LinkResult:
+    """Cluster every record of the given extracts by their tokens (read from ``store``, the
+    linkage zone), pass by pass."""
+    table, passes = _load(store, inputs, config or LinkageConfig())
     n = table.num_rows
     groups: list[np.ndarray] = []
     matched: dict[str, int] = {}

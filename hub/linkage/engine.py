@@ -44,6 +44,7 @@ from hub.linkage.state import (
 )
 from hub.locks import exclusive
 from hub.settings import Settings
+from hub.storage import ZoneStore, zone_store
 
 log = logging.getLogger(__name__)
 PROBABILISTIC = "probabilistic"
@@ -126,9 +127,11 @@ def run_linkage(
     full_relink: bool = False,
     now: datetime | None = None,
 ) -> Linkage:
-    """Link every record of ``inputs``; update and use the saved linkage state."""
+    """Link every record of ``inputs``; update and use the saved linkage state (both in the
+    linkage zone)."""
     now = now or datetime.now(UTC)
-    det = link(inputs, config)
+    store = zone_store(settings, "linkage")
+    det = link(store, inputs, config)
     report: dict[str, object] = {
         "method": "deterministic passes, then probabilistic matching (splink) on keyed encodings"
         if config.probabilistic.enabled
@@ -147,12 +150,12 @@ def run_linkage(
     )
     with exclusive(settings.data_dir / LOCK_FILE, busy):
         return _probabilistic(
-            settings, inputs, config, det, report, encoding_version, full_relink, now
+            store, inputs, config, det, report, encoding_version, full_relink, now
         )
 
 
 def _probabilistic(
-    settings: Settings,
+    store: ZoneStore,
     inputs: list[LinkInput],
     config: LinkageConfig,
     det: LinkResult,
@@ -165,12 +168,12 @@ def _probabilistic(
     started = time.perf_counter()
     extract_ids = sorted({i.extract_id for i in inputs})
     # a full relink needs nothing saved: it is also the way out of a damaged state
-    state = None if full_relink else load_state(settings)
-    model = load_model(settings, state.model_version) if state is not None else None
+    state = None if full_relink else load_state(store)
+    model = load_model(store, state.model_version) if state is not None else None
     why = "asked" if full_relink else _full_relink_due(state, model, config, now)
     kept = LINKS_SCHEMA.empty_table()
     if why is not None or model is None or state is None:
-        found = probabilistic.profiles(det, inputs, encoding_version)
+        found = probabilistic.profiles(store, det, inputs, encoding_version)
         try:
             trained = probabilistic.train(found, config.probabilistic)
         except probabilistic.UntrainableError as exc:
@@ -178,20 +181,20 @@ def _probabilistic(
             report["probabilistic"] = {"run": "skipped", "reason": str(exc)}
             return Linkage(det.records, det, LINKS_SCHEMA.empty_table(), report)
         model = Model(
-            version=next_model_version(settings),
+            version=next_model_version(store),
             trained_at=now.isoformat(timespec="seconds"),
             digest=_model_digest(config),
             records=found.records.num_rows,
             profiles=found.count,
             splink=trained,
         )
-        save_model(settings, model)
+        save_model(store, model)
         full_at, new_only = now, False
         log.info("linkage: full relink (%s), model version %d trained", why, model.version)
     else:
         kept = _in_force(state.links, extract_ids)
         new = frozenset(extract_ids) - state.linked_extracts
-        found = probabilistic.profiles(det, inputs, encoding_version, new)
+        found = probabilistic.profiles(store, det, inputs, encoding_version, new)
         full_at, new_only = state.full_relink_at, True
     scored = (
         probabilistic.predict(found, model.splink, config.probabilistic, new_only=new_only)
@@ -213,13 +216,13 @@ def _probabilistic(
         )
     links = _distinct(pa.concat_tables([kept, fresh]))
     save_state(
-        settings,
+        store,
         LinkState(
             model.version, config.probabilistic.threshold, frozenset(extract_ids), full_at, links
         ),
     )
     records, linked = _apply(det, links)
-    save_records(settings, records)
+    save_records(store, records)
     weights = links.column("match_probability").to_numpy()
     report["probabilistic"] = {
         "run": "full relink" if not new_only else "incremental",
@@ -265,8 +268,9 @@ def _apply(det: LinkResult, links: pa.Table) -> tuple[pa.Table, int]:
 def linked_now(settings: Settings, inputs: list[LinkInput], config: LinkageConfig) -> Linkage:
     """The clusters the last run left for ``inputs``, from the deterministic passes and the saved
     links, scoring nothing (for checks against a ground truth, and for reports)."""
-    det = link(inputs, config)
-    state = load_state(settings)
+    store = zone_store(settings, "linkage")
+    det = link(store, inputs, config)
+    state = load_state(store)
     if state is None or not config.probabilistic.enabled:
         return Linkage(det.records, det, LINKS_SCHEMA.empty_table())
     links = _in_force(state.links, sorted({i.extract_id for i in inputs}))

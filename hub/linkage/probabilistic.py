@@ -15,7 +15,8 @@ codes, equal tokens), and records of one deterministic cluster with the same cod
 once, as one *profile*. Candidate pairs come from blocking rules on those codes, never within one
 deterministic cluster, and in an incremental run only pairs with a record new since the last run
 (``hub.linkage.engine``). Nothing here sees a name or any identifier in clear, and everything stays
-in the linkage zone.
+in the linkage zone: tokens and encodings are read through its store (``hub.storage``) as Arrow
+tables and handed to an in-memory DuckDB, never as a file path or URL.
 
 Training (``train``): the prior from a strict rule, u probabilities from random pairs, then
 expectation maximisation on two blocking rules, over a random sample of profiles when there are
@@ -36,12 +37,12 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from hub.linkage.config import ProbabilisticConfig
-from hub.linkage.deterministic import LinkInput, LinkResult
-from hub.privacy.bloom import ENCODING_TYPE, ENCODINGS_FILE, encodings_versions
+from hub.linkage.deterministic import LinkInput, LinkResult, columns_of
+from hub.privacy.bloom import ENCODING_TYPE, encodings_path, encodings_versions
 from hub.privacy.rotation import token_file_version
+from hub.storage import ZoneStore
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +87,16 @@ class Profiles:
         return int(self.table.num_rows)
 
 
-def _encodings(item: LinkInput, encoding_version: int) -> pa.Table | None:
+def _encodings(store: ZoneStore, item: LinkInput, encoding_version: int) -> pa.Table | None:
     """The extract's name encodings, when they are under the current encoding key and their
     tokens at the tokens file's key version (otherwise they would join nothing, or wrongly)."""
-    file = item.tokens_path.parent / ENCODINGS_FILE
-    if not file.is_file():
+    file = encodings_path(item.tokens_path)
+    if not store.exists(file):
         return None
-    token_version, version = encodings_versions(file)
-    if version != encoding_version or token_version != token_file_version(item.tokens_path):
+    token_version, version = encodings_versions(store, file)
+    if version != encoding_version or token_version != token_file_version(store, item.tokens_path):
         return None
-    return pq.read_table(file)
+    return store.read_parquet(file)
 
 
 def _filters(tokens: pa.Array, encodings: pa.Table | None, kind: str) -> pa.Array:
@@ -107,12 +108,12 @@ def _filters(tokens: pa.Array, encodings: pa.Table | None, kind: str) -> pa.Arra
     return pc.take(rows.column("encoding").combine_chunks(), at)
 
 
-def _columns(item: LinkInput, encoding_version: int) -> pa.Table:
+def _columns(store: ZoneStore, item: LinkInput, encoding_version: int) -> pa.Table:
     """The tokens the model compares and the names' filters, for one extract."""
-    present = set(pq.read_schema(item.tokens_path).names)
+    present = set(columns_of(store, item.tokens_path))
     wanted = [f"tok_{f}" for f in FIELDS if f"tok_{f}" in present]
-    tokens = pq.read_table(item.tokens_path, columns=wanted)
-    encodings = _encodings(item, encoding_version)
+    tokens = store.read_parquet(item.tokens_path, columns=wanted)
+    encodings = _encodings(store, item, encoding_version)
     n = tokens.num_rows
     columns: dict[str, pa.Array] = {}
     for field in FIELDS:
@@ -129,14 +130,16 @@ def _columns(item: LinkInput, encoding_version: int) -> pa.Table:
 
 
 def profiles(
+    store: ZoneStore,
     result: LinkResult,
     inputs: list[LinkInput],
     encoding_version: int,
     new_extracts: frozenset[str] | None = None,
 ) -> Profiles:
-    """``result``'s records as profiles; ``new_extracts`` (None: all) are those to score."""
+    """``result``'s records as profiles, their tokens and encodings read from ``store`` (the
+    linkage zone); ``new_extracts`` (None: all) are those to score."""
     ordered = sorted(inputs, key=lambda i: (i.agreement_id, i.extract_id))
-    parts = [_columns(item, encoding_version) for item in ordered]
+    parts = [_columns(store, item, encoding_version) for item in ordered]
     table = pa.concat_tables(parts) if parts else pa.table({})
     n = table.num_rows
     extract_ids = result.records.column("extract_id")
@@ -326,6 +329,7 @@ class Links:
 
 
 def link_probabilistic(
+    store: ZoneStore,
     result: LinkResult,
     inputs: list[LinkInput],
     config: ProbabilisticConfig | None = None,
@@ -336,7 +340,7 @@ def link_probabilistic(
     clusters of the pairs at or above the threshold, keeping nothing (the hub's runs go through
     ``hub.linkage.engine``, which saves the model and the links; benchmarks and tests use this)."""
     config = config or ProbabilisticConfig()
-    found = profiles(result, inputs, encoding_version)
+    found = profiles(store, result, inputs, encoding_version)
     scored = predict(found, train(found, config), config, new_only=False)
     left = scored.column("unique_id_l").to_numpy().astype(np.int64)
     right = scored.column("unique_id_r").to_numpy().astype(np.int64)

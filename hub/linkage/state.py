@@ -11,28 +11,32 @@
 - ``records.parquet``: the last run's outcome for every record (agreement, extract, record
   number, cluster, and ``linked_by``, the passes that linked it), for audit and review.
 
-Each file is written under a temporary name and renamed into place; ``links.parquet`` goes before
-``state.json``, so a crash between them leaves extracts marked new that are already linked, and the
-next run scores them again to the same links.
+Every file is read and written through the linkage zone's store (``hub.storage``), each written
+whole and atomically (a temporary file renamed into place locally, an object that appears only
+once uploaded whole on object storage); ``links.parquet`` goes before ``state.json``, so a crash
+between them leaves extracts marked new that are already linked, and the next run scores them
+again to the same links.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from hub.errors import IntegrityError
-from hub.files import write_parquet_atomically
-from hub.privacy.keys import write_private
-from hub.settings import Settings
+from hub.errors import IntegrityError, UserError
+from hub.storage import ZoneStore
 
-STATE_DIR = "_state"
+STATE_DIR = "_state"  # in the linkage zone
+MODELS_DIR = f"{STATE_DIR}/models"
+STATE_FILE = f"{STATE_DIR}/state.json"
+LINKS_FILE = f"{STATE_DIR}/links.parquet"
+_MODEL_NAME = re.compile(r"model-([0-9]+)\.json")
 MODEL_FORMAT = "svd-hub-linkage-model"
 LINKS_SCHEMA = pa.schema(
     [
@@ -79,12 +83,14 @@ class LinkState:
     links: pa.Table  # LINKS_SCHEMA
 
 
-def state_dir(settings: Settings) -> Path:
-    return settings.zone("linkage") / STATE_DIR
+def model_path(version: int) -> str:
+    """Where model ``version`` is kept in the linkage zone."""
+    return f"{MODELS_DIR}/model-{version:04d}.json"
 
 
-def save_model(settings: Settings, model: Model) -> Path:
-    path = state_dir(settings) / "models" / f"model-{model.version:04d}.json"
+def save_model(store: ZoneStore, model: Model) -> str:
+    """Save ``model`` in the linkage zone ``store``; its path there."""
+    path = model_path(model.version)
     doc = {
         "format": MODEL_FORMAT,
         "version": model.version,
@@ -94,22 +100,27 @@ def save_model(settings: Settings, model: Model) -> Path:
         "profiles": model.profiles,
         "splink": model.splink,
     }
-    write_private(path, json.dumps(doc, indent=2, sort_keys=True).encode() + b"\n")
+    store.write_text(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return path
 
 
-def next_model_version(settings: Settings) -> int:
-    folder = state_dir(settings) / "models"
-    found = [int(p.stem.removeprefix("model-")) for p in folder.glob("model-[0-9]*.json")]
+def next_model_version(store: ZoneStore) -> int:
+    found = [
+        int(match.group(1))
+        for path in store.list(MODELS_DIR)
+        if (match := _MODEL_NAME.fullmatch(PurePosixPath(path).name))
+    ]
     return max(found, default=0) + 1
 
 
-def load_model(settings: Settings, version: int) -> Model | None:
-    path = state_dir(settings) / "models" / f"model-{version:04d}.json"
-    if not path.is_file():
+def load_model(store: ZoneStore, version: int) -> Model | None:
+    path = model_path(version)
+    try:
+        text = store.read_text(path)
+    except UserError:  # not there
         return None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(text)
         if doc.get("format") != MODEL_FORMAT:
             raise ValueError("format")
         return Model(
@@ -122,50 +133,47 @@ def load_model(settings: Settings, version: int) -> Model | None:
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise IntegrityError(
-            f"the linkage model {path} is damaged",
+            f"the linkage model {path} in the linkage zone is damaged",
             hint="delete it and run the one-picture DAG again with a full relink "
             "(`hub publish --full-relink`)",
         ) from None
 
 
-def load_state(settings: Settings) -> LinkState | None:
+def load_state(store: ZoneStore) -> LinkState | None:
     """The state the last run left, or None (first run, or its files are gone)."""
-    folder = state_dir(settings)
-    state_file, links_file = folder / "state.json", folder / "links.parquet"
-    if not state_file.is_file() or not links_file.is_file():
+    if not store.exists(STATE_FILE) or not store.exists(LINKS_FILE):
         return None
     try:
-        doc = json.loads(state_file.read_text(encoding="utf-8"))
+        doc = json.loads(store.read_text(STATE_FILE))
         at = datetime.fromisoformat(doc["full_relink_at"])
         return LinkState(
             model_version=int(doc["model_version"]),
             threshold=float(doc["threshold"]),
             linked_extracts=frozenset(str(e) for e in doc["linked_extracts"]),
             full_relink_at=at if at.tzinfo else at.replace(tzinfo=UTC),
-            links=pq.read_table(links_file).cast(LINKS_SCHEMA),
+            links=store.read_parquet(LINKS_FILE).cast(LINKS_SCHEMA),
         )
     except (ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
         raise IntegrityError(
-            f"the linkage state in {folder} is damaged",
+            f"the linkage state in {STATE_DIR}/ of the linkage zone is damaged",
             hint="run the one-picture DAG again with a full relink (`hub publish --full-relink`)",
         ) from None
 
 
-def save_state(settings: Settings, state: LinkState) -> None:
-    folder = state_dir(settings)
+def save_state(store: ZoneStore, state: LinkState) -> None:
     links = state.links.cast(LINKS_SCHEMA).sort_by(
         [(name, "ascending") for name in LINKS_SCHEMA.names[:6]]
     )
-    write_parquet_atomically(folder / "links.parquet", links, compression="zstd")
+    store.write_parquet(LINKS_FILE, links)
     doc = {
         "model_version": state.model_version,
         "threshold": state.threshold,
         "linked_extracts": sorted(state.linked_extracts),
         "full_relink_at": state.full_relink_at.isoformat(timespec="seconds"),
     }
-    write_private(folder / "state.json", json.dumps(doc, indent=2).encode() + b"\n")
+    store.write_text(STATE_FILE, json.dumps(doc, indent=2) + "\n")
 
 
-def save_records(settings: Settings, records: pa.Table) -> None:
+def save_records(store: ZoneStore, records: pa.Table) -> None:
     """The last run's clusters and passes per record (``RECORDS_FILE``), replaced atomically."""
-    write_parquet_atomically(state_dir(settings) / RECORDS_FILE, records, compression="zstd")
+    store.write_parquet(f"{STATE_DIR}/{RECORDS_FILE}", records)

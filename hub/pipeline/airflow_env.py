@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from pydantic import SecretStr
+
 from hub.settings import PROJECT_ROOT, Settings
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
@@ -35,6 +37,26 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
             if settings.master_key_file
             else {}
         ),
+        **_storage_environment(settings),
+    }
+
+
+def _storage_environment(settings: Settings) -> dict[str, str]:
+    """Where the zones are, for tasks to read and write the same ones."""
+    if settings.storage == "local":
+        return {"HUB_STORAGE": "local"}
+    values = {
+        "HUB_STORAGE": settings.storage,
+        "HUB_S3_BUCKET_PREFIX": settings.s3_bucket_prefix,
+        "HUB_S3_REGION": settings.s3_region,
+        "HUB_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "HUB_S3_ACCESS_KEY_ID": settings.s3_access_key_id,
+        "HUB_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key,
+    }
+    return {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in values.items()
+        if value is not None
     }
 
 

@@ -1,7 +1,10 @@
 """Receiving an extract: check the agreement allows it, seal it into the landing zone, record it.
 
-The landing zone is the only place raw identifiers rest, and only encrypted. Receiving the same
-bytes under the same agreement twice gives the same extract id and stores the file once.
+The landing zone is the only place raw identifiers rest, and only encrypted. An upload is sealed
+as it arrives into a hidden partial file under the hub's local work folder
+(``work/landing/<agreement>/``), then put whole into the landing zone (``hub.storage``: a rename
+on a local disk, an upload to object storage). Receiving the same bytes under the same agreement
+twice gives the same extract id and stores the file once.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from hub.agreements.model import Agreement
 from hub.agreements.registry import AgreementRegistry
 from hub.errors import AgreementError
 from hub.privacy.keys import Keyring
-from hub.privacy.sealed import SEGMENT_SIZE, SealWriter
+from hub.privacy.sealed import PARTIAL, SEGMENT_SIZE, SealWriter
 from hub.settings import Settings
+from hub.storage import zone_store
 from hub.store import Extract, session_scope
 
 log = logging.getLogger(__name__)
@@ -57,10 +61,16 @@ class Landed:
     repeat: bool
 
 
+def partials_dir(settings: Settings) -> Path:
+    """Where uploads are sealed until ``land`` puts them into the landing zone (ciphertext only;
+    ``hub.privacy.sealed.sweep_partials`` removes what a crash left)."""
+    return settings.work_dir / "landing"
+
+
 def open_landing(settings: Settings, keyring: Keyring, agreement: Agreement) -> SealWriter:
-    """A sealed file in ``landing/<agreement>/`` to stream an extract into; ``land`` records it.
-    Until then it is a hidden partial file that nothing reads."""
-    folder = settings.zone("landing") / agreement.id
+    """A sealed file to stream an extract into; ``land`` puts it into ``landing/<agreement>/``
+    and records it. Until then it is a hidden partial file that nothing reads."""
+    folder = partials_dir(settings) / agreement.id
     return SealWriter(
         folder / "incoming.sealed", keyring, context=f"{agreement.id}:{agreement.version}"
     )
@@ -77,20 +87,31 @@ def land(
     file_format: str | None = None,
     today: date | None = None,
 ) -> Landed:
-    """Check once more that ``sender_org`` may send under ``agreement``, then move the sealed
-    file to ``<extract id>.sealed`` and record it as received. The same bytes received before
-    (or at the same moment by another upload) give the existing record and are stored once."""
+    """Check once more that ``sender_org`` may send under ``agreement``, then put the sealed
+    file into the landing zone as ``<agreement>/<extract id>.sealed`` and record it as received.
+    The same bytes received before (or at the same moment by another upload) give the existing
+    record and are stored once."""
+    landing = zone_store(settings, "landing")
     try:
         check_may_send(settings, engine, agreement, sender_org, today)
         extract_id = extract_id_for(agreement, writer.sha256)
-        final = writer.dest.with_name(f"{extract_id}.sealed")
+        final = f"{agreement.id}/{extract_id}.sealed"
         with session_scope(engine) as session:
             existing = session.get(Extract, extract_id)
-        if existing is not None and final.exists():
+        if existing is not None and landing.exists(final):
             writer.abort()
             log.info("extract %s already received; receipt repeated", extract_id)
             return Landed(existing, repeat=True)
-        info = writer.commit(final)
+        # a name of this upload's own (two uploads may seal the same bytes) that the sweep of
+        # partial files still removes if a crash leaves it
+        finished = writer.partial.with_name(
+            f"{writer.partial.name.removesuffix(PARTIAL)}.landing{PARTIAL}"
+        )
+        info = writer.commit(finished)
+        try:
+            landing.put_file(final, finished)
+        finally:
+            finished.unlink(missing_ok=True)
     except BaseException:
         writer.abort()
         raise
@@ -110,7 +131,7 @@ def land(
                 received_at=now,
             )
             record.updated_at = now
-            record.landing_path = str(final.relative_to(settings.data_dir))
+            record.landing_path = f"landing/{final}"
             session.add(record)
     except SQLIntegrityError:
         # the same bytes arrived at the same moment and the other upload recorded them first;

@@ -23,10 +23,10 @@ file moves back to ``landing/``. Re-running gives the same outputs and the same 
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, date
+from pathlib import PurePosixPath
 
 from sqlalchemy import Engine
 
@@ -36,8 +36,7 @@ from hub.pipeline.quarantine import quarantine_extract, release_from_quarantine
 from hub.pipeline.report import conform_severity
 from hub.pipeline.stage import StageResult, mark_staged, stage_extract
 from hub.privacy.keys import Keyring
-from hub.quality.datadocs import build_data_docs
-from hub.quality.served import docs_dir
+from hub.quality.served import place_data_docs
 from hub.quality.suites import effective_suite, expectations_dir_for
 from hub.quality.validate import QualityOutcome, Validation
 from hub.settings import Settings
@@ -83,16 +82,14 @@ def _validation(
 def _data_docs(
     settings: Settings, validation: Validation, extract_id: str, outcome: QualityOutcome
 ) -> str | None:
-    """Build the extract's Data Docs (with the suite it was validated against); a failure to
-    render is logged, never fatal."""
-    folder = docs_dir(settings, validation.agreement.id, extract_id)
+    """Build the extract's Data Docs (with the suite it was validated against) in the work
+    folder and place them in the quality zone; a failure to render is logged, never fatal."""
     suite = dict(validation.suite)
     try:
-        index = build_data_docs(outcome.result, suite, folder)
+        return place_data_docs(settings, validation.agreement.id, extract_id, outcome.result, suite)
     except Exception as exc:  # rendering is a convenience; the report holds the findings
         log.error("Data Docs of extract %s not built (%s)", extract_id, type(exc).__name__)
         return None
-    return str(index.relative_to(settings.data_dir))
 
 
 def _merged_report(agreement: Agreement, staged: StageResult) -> dict[str, object]:
@@ -147,8 +144,8 @@ def process_extract(
     if timings is not None:
         timings["data_docs"] = time.perf_counter() - started
     if not staged.kept:
-        for folder in (staged.staged_path.parent, staged.tokens_path.parent):
-            shutil.rmtree(folder, ignore_errors=True)  # an earlier run's outputs
+        for output in (staged.staged_path, staged.tokens_path):  # an earlier run's outputs
+            output.store.delete_tree(str(PurePosixPath(output.path).parent))
         quarantine_extract(settings, engine, extract_id, report, rows=staged.rows)
         return ProcessResult(extract_id, agreement.id, "quarantined", staged.rows, report, None)
     release_from_quarantine(settings, engine, extract_id)

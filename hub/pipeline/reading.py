@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Collection, Generator, Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
@@ -16,7 +15,7 @@ import pyarrow.parquet as pq
 from hub.agreements.model import Agreement
 from hub.errors import ExtractRejectedError
 from hub.privacy.keys import Keyring
-from hub.privacy.sealed import open_unsealed
+from hub.privacy.sealed import SealedSource, open_unsealed
 
 # Rows are handed on in batches of about BATCH_BYTES of CSV: large enough that names, dates and
 # codes repeat within a batch (staging works them out once per distinct value), small enough to
@@ -52,7 +51,7 @@ def _check_columns(agreement: Agreement, columns: list[str]) -> None:
 
 
 def read_batches(
-    path: Path, keyring: Keyring, agreement: Agreement, *, encoded: Collection[str] = ()
+    path: SealedSource, keyring: Keyring, agreement: Agreement, *, encoded: Collection[str] = ()
 ) -> Iterator[pa.RecordBatch]:
     """Batches of the extract with every column as UTF-8 strings (typing happens in conform),
     each column named as its agreement field (a partner's own column names are renamed).
@@ -67,7 +66,7 @@ def read_batches(
 
 
 def read_batch_groups(
-    path: Path,
+    path: SealedSource,
     keyring: Keyring,
     agreement: Agreement,
     *,
@@ -98,7 +97,7 @@ def read_batch_groups(
 
 
 def _source_batches(
-    path: Path, keyring: Keyring, agreement: Agreement
+    path: SealedSource, keyring: Keyring, agreement: Agreement
 ) -> Generator[pa.RecordBatch, None, None]:
     fmt = agreement.delivery.format
     stream = open_unsealed(path, keyring)

@@ -27,10 +27,11 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,6 +60,7 @@ from hub.privacy.keys import DataKey, Keyring
 from hub.privacy.rotation import PSEUDONYMISATION, composite_domain, token_table
 from hub.privacy.tokens import keyed_hash_chain
 from hub.settings import Settings
+from hub.storage import ZoneFile, ZoneStore, zone_store
 from hub.store import Extract, session_scope
 
 if TYPE_CHECKING:  # types only: staging without a validation does not import pandas or GX
@@ -81,8 +83,8 @@ class StageResult:
     extract_id: str
     agreement_id: str
     rows: int
-    staged_path: Path
-    tokens_path: Path
+    staged_path: ZoneFile
+    tokens_path: ZoneFile
     report: dict[str, object]  # the conform and normalise findings (``QualityTally``)
     completeness: dict[str, float] = field(default_factory=dict)  # staged column -> share set
     outcome: QualityOutcome | None = None  # the validation's, when staging validated
@@ -306,24 +308,33 @@ def _year_text(values: pa.Array) -> pa.Array:
 
 
 class _AtomicParquet:
-    """One Parquet file written batch by batch into a temporary folder beside ``final_dir``.
-
-    ``commit`` renames the folder into place, so a reader sees the old complete output or the
-    new complete output, never a partial one; ``abort`` removes the temporary folder.
+    """One Parquet file written batch by batch into a local work folder, then put into its zone
+    under ``prefix`` (``hub.storage``: a rename, or an upload) by ``commit``, with any files
+    added beside it. A reader of the zone sees each file whole or not at all; the extract is
+    recorded as staged, which is what readers go by, only after every file is in place.
+    ``abort`` removes the work folder.
     """
 
     def __init__(
         self,
-        final_dir: Path,
+        store: ZoneStore,
+        prefix: str,
         filename: str,
+        work_dir: Path,
         options: Callable[[pa.Table], dict[str, Any]] | None = None,
     ) -> None:
-        self.final_dir = final_dir
+        self.store = store
+        self.prefix = prefix
         self.filename = filename
-        self.tmp = final_dir.parent / f".tmp-{final_dir.name}"
+        self.tmp = work_dir / store.zone / f"{prefix.replace('/', '--')}-{uuid.uuid4().hex}"
         self._options = options or (lambda table: {"compression": "zstd"})
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
+        self._added: list[str] = []
+
+    @property
+    def file(self) -> ZoneFile:
+        return ZoneFile(self.store, f"{self.prefix}/{self.filename}")
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None or self._schema is None:
@@ -343,22 +354,22 @@ class _AtomicParquet:
             start += rows
 
     def add_file(self, filename: str, table: pa.Table) -> None:
-        """Another Parquet file in the same folder, renamed into place with it by ``commit``
+        """Another Parquet file in the same folder, put into place with it by ``commit``
         (call it after the last ``write``)."""
         if self._writer is None:
             raise ValueError("nothing was written")
         pq.write_table(table, self.tmp / filename, compression="zstd")
+        self._added.append(filename)
 
     def commit(self) -> None:
         if self._writer is None:
             raise ValueError("nothing was written")
         self._writer.close()
-        old = self.final_dir.parent / f".old-{self.final_dir.name}"
-        shutil.rmtree(old, ignore_errors=True)
-        if self.final_dir.exists():
-            self.final_dir.replace(old)
-        self.tmp.replace(self.final_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            for name in [*self._added, self.filename]:
+                self.store.put_file(f"{self.prefix}/{name}", self.tmp / name)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def abort(self) -> None:
         if self._writer is not None:
@@ -564,13 +575,18 @@ def stage_extract(
     processor = _BatchProcessor(
         agreement, keys, keyring.current(bloom.ENCODING), tally, settings, today, clock
     )
-    hmac_batch.expect(_expected_hashes(agreement, landing.stat().st_size, len(keys)), wait=False)
-    stage_dir = settings.zone("staging") / agreement.id / extract_id
-    link_dir = settings.zone("linkage") / agreement.id / extract_id
+    hmac_batch.expect(_expected_hashes(agreement, landing.size(), len(keys)), wait=False)
+    folder = f"{agreement.id}/{extract_id}"
     outputs = (
-        _AtomicParquet(stage_dir, "data.parquet", _staged_options),
-        _AtomicParquet(link_dir, "tokens.parquet", _tokens_options),
-    )
+        _AtomicParquet(
+            zone_store(settings, "staging"), folder, "data.parquet", settings.work_dir,
+            _staged_options,
+        ),
+        _AtomicParquet(
+            zone_store(settings, "linkage"), folder, "tokens.parquet", settings.work_dir,
+            _tokens_options,
+        ),
+    )  # fmt: skip
     source = read_batch_groups(
         landing, keyring, agreement, encoded=processor.encoded, group=BATCHES_PER_STEP
     )
@@ -602,8 +618,8 @@ def stage_extract(
         extract_id,
         agreement.id,
         rows,
-        stage_dir / "data.parquet",
-        link_dir / "tokens.parquet",
+        outputs[0].file,
+        outputs[1].file,
         tally.as_dict(),
         completeness.as_dict(),
         outcome,
@@ -633,5 +649,5 @@ def mark_staged(
         "staged",
         rows=result.rows,
         report=report,
-        staged_path=str(result.staged_path.parent.relative_to(settings.data_dir)),
+        staged_path=str(PurePosixPath(result.staged_path.recorded).parent),
     )

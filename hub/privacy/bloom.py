@@ -28,16 +28,15 @@ can attack the filters for as long as they are kept (docs/privacy.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import PurePosixPath
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from hub.files import write_parquet_atomically
 from hub.privacy.keys import DataKey
 from hub.privacy.tokens import keyed_hash_chain, rekey
+from hub.storage import ZoneFile, ZoneStore
 
 BITS = 512  # filter length: 64 bytes
 HASHES = 16  # positions per bigram: the sixteen 16-bit words of one HMAC-SHA-256 digest
@@ -159,23 +158,33 @@ class BloomEncoder:
         return pa.array([None if v is None else encoded[v] for v in values], ENCODING_TYPE)
 
 
-def encodings_versions(path: Path) -> tuple[int, int]:
+def encodings_path(tokens_path: str) -> str:
+    """The encodings file beside the tokens file at ``tokens_path`` (paths in the linkage zone)."""
+    return str(PurePosixPath(tokens_path).with_name(ENCODINGS_FILE))
+
+
+def schema_of(store: ZoneStore, path: str) -> pa.Schema:
+    """The Arrow schema of the Parquet file at ``path`` in ``store`` (its footer only)."""
+    return ZoneFile(store, path).parquet_file().schema_arrow
+
+
+def encodings_versions(store: ZoneStore, path: str) -> tuple[int, int]:
     """An encodings file's (pseudonymisation key version of its tokens, encoding key version of
     its filters); encoding version 0 for files from before the encoding key existed (their
     filters were made under the pseudonymisation key and compare with nothing now)."""
-    metadata = pq.read_schema(path).metadata or {}
+    metadata = schema_of(store, path).metadata or {}
     return (
         int(metadata.get(KEY_VERSION_META, b"1")),
         int(metadata.get(ENCODING_KEY_META, b"0")),
     )
 
 
-def rekey_encodings(path: Path, key: DataKey, domains: dict[str, str]) -> None:
-    """Re-key the ``token`` column of one encodings file a step, to ``key`` (pseudonymisation),
-    leaving the filters as they are: written under a temporary name, then renamed over the file.
+def rekey_encodings(store: ZoneStore, path: str, key: DataKey, domains: dict[str, str]) -> None:
+    """Re-key the ``token`` column of one encodings file in ``store`` a step, to ``key``
+    (pseudonymisation), leaving the filters as they are: the file is replaced whole, atomically.
     ``domains`` gives the token domain of each name column (``tok_forename``...) of the extract's
     tokens file; rows of a kind without one are dropped (they would join no record)."""
-    table = pq.read_table(path)
+    table = store.read_parquet(path)
     parts = []
     for kind in sorted(set(table.column("kind").to_pylist())):
         rows = table.filter(pc.equal(table.column("kind"), kind))
@@ -189,4 +198,4 @@ def rekey_encodings(path: Path, key: DataKey, domains: dict[str, str]) -> None:
     )
     rekeyed = pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
     rekeyed = rekeyed.sort_by([("kind", "ascending"), ("token", "ascending")])
-    write_parquet_atomically(path, rekeyed.replace_schema_metadata(schema.metadata))
+    store.write_parquet(path, rekeyed.replace_schema_metadata(schema.metadata))

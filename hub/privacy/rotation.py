@@ -3,7 +3,8 @@
 Pseudonymisation tokens form a chain over every key version: version 1 is
 ``HMAC(subkey_1(domain), value)`` and version n+1 is ``HMAC(subkey_{n+1}(domain), token_n)``.
 Rotating adds key version n+1 to the keyring and re-keys every
-``linkage/<agreement>/<extract>/tokens.parquet`` one step, from the tokens alone; extracts staged
+``linkage/<agreement>/<extract>/tokens.parquet`` one step, from the tokens alone (read and written
+through the linkage zone's store, ``hub.storage``: a local folder or a bucket); extracts staged
 afterwards hash with the whole chain (``hub.privacy.tokens.keyed_hash_chain``), so their tokens
 equal the re-keyed ones and people keep linking across old and new data.
 
@@ -15,24 +16,28 @@ What a tokens file records about itself (Arrow schema metadata, which Parquet ke
 Files written before these were recorded are at version 1 (rotation did not exist then); the
 domains of their columns are derived from the agreement, as staging derived them.
 
-Each file is rewritten under a temporary name and renamed into place, and files already at the
-target version are skipped, so running the rotation again after a crash finishes the job instead of
-adding another version. Publication refuses tokens files at different versions
-(``require_current_tokens``). Name encodings re-key their token column with the tokens; the
-encoding key rotates on its own and deletes the encodings made under the old one
-(``hub.privacy.bloom``). Landing and release keys rotate by adding a version only: sealed files
-name the version that wrapped them and old versions stay in the keyring.
+Each file is rewritten row group by row group into a local work file, put into the zone whole
+under a temporary name (``_REKEY_TMP``), then moved over the old file (a rename locally; on object
+storage a server-side copy, so the tokens object is replaced by a whole one or not at all); files
+already at the target version are skipped, so running the rotation again after a crash finishes
+the job instead of adding another version, and deletes what the crash left. Publication refuses
+tokens files at different versions (``require_current_tokens``). Name encodings re-key their
+token column with the tokens; the encoding key rotates on its own and deletes the encodings made
+under the old one (``hub.privacy.bloom``). Landing and release keys rotate by adding a version
+only: sealed files name the version that wrapped them and old versions stay in the keyring.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,12 +50,15 @@ from hub.privacy.bloom import (
     ENCODING,
     ENCODINGS_FILE,
     KEY_VERSION_META,
+    encodings_path,
     encodings_versions,
     rekey_encodings,
+    schema_of,
 )
-from hub.privacy.keys import PURPOSES, DataKey, Keyring, fsync_dir
+from hub.privacy.keys import PURPOSES, DataKey, Keyring
 from hub.privacy.tokens import rekey
 from hub.settings import Settings
+from hub.storage import ZoneFile, ZoneStore, zone_store
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,8 @@ PSEUDONYMISATION = "pseudonymisation"
 DOMAIN_META = b"svd-hub:domain"
 TOKENS_FILE = "tokens.parquet"
 _LOCK_FILE = ".key-rotation.lock"
-_REKEY_TMP = f".{TOKENS_FILE}.rekey-"
+_REKEY_TMP = f".{TOKENS_FILE}.rekey-"  # a re-keyed file in the zone before it is moved into place
+_WORK = "rekey"  # under the work directory: the re-keyed file as it is written, locally
 ROTATE_HINT = "a key rotation has not finished; run `hub keys rotate` to finish it"
 
 
@@ -81,7 +90,7 @@ def token_table(columns: dict[str, pa.Array], domains: dict[str, str], version: 
     return pa.Table.from_arrays(list(columns.values()), schema=schema)
 
 
-def _version_of(schema: pa.Schema, path: Path) -> int:
+def _version_of(schema: pa.Schema, path: str) -> int:
     raw = (schema.metadata or {}).get(KEY_VERSION_META)
     if raw is None:
         return 1  # written before versions were recorded, when only version 1 existed
@@ -97,44 +106,46 @@ def _version_of(schema: pa.Schema, path: Path) -> int:
     return version
 
 
-def token_file_version(path: Path) -> int:
-    """The pseudonymisation key version the tokens in ``path`` are at."""
-    return _version_of(pq.read_schema(path), path)
+def token_file_version(store: ZoneStore, path: str) -> int:
+    """The pseudonymisation key version the tokens in ``path`` (in the linkage zone ``store``)
+    are at."""
+    return _version_of(schema_of(store, path), path)
 
 
-def token_files(settings: Settings) -> list[Path]:
-    """Every ``linkage/<agreement>/<extract>/tokens.parquet``, in a stable order (temporary and
-    half-replaced folders of a staging run in progress are not files of the zone yet)."""
-    root = settings.zone("linkage")
-    if not root.is_dir():
-        return []
+def _extract_files(store: ZoneStore, name: str) -> list[str]:
+    """Every ``<agreement>/<extract>/<name>`` of the linkage zone, in a stable order (folders
+    named with a leading dot, temporary ones, are not extracts)."""
     found = []
-    for agreement_dir in sorted(root.iterdir()):
-        if agreement_dir.name.startswith(".") or not agreement_dir.is_dir():
-            continue
-        for extract_dir in sorted(agreement_dir.iterdir()):
-            path = extract_dir / TOKENS_FILE
-            if not extract_dir.name.startswith(".") and path.is_file():
-                found.append(path)
-    return found
+    for path in store.list():
+        parts = PurePosixPath(path).parts
+        if len(parts) == 3 and parts[2] == name and not any(p.startswith(".") for p in parts):
+            found.append(path)
+    return sorted(found, key=lambda p: PurePosixPath(p).parts)
+
+
+def token_files(store: ZoneStore) -> list[str]:
+    """Every ``<agreement>/<extract>/tokens.parquet`` of the linkage zone ``store`` (paths in the
+    zone), in a stable order. A staging run puts the tokens file in place last, whole."""
+    return _extract_files(store, TOKENS_FILE)
 
 
 @dataclass(frozen=True)
 class TokenFile:
-    """One tokens file: where it is, its key version and the domain of each token column."""
+    """One tokens file: where it is in the linkage zone, its key version and the domain of each
+    token column."""
 
-    path: Path
+    path: str
     version: int
     domains: dict[str, str]
 
 
-def _legacy_domains(settings: Settings, path: Path, names: list[str]) -> dict[str, str]:
+def _legacy_domains(settings: Settings, path: str, names: list[str]) -> dict[str, str]:
     """Domains of a file staged before they were recorded: derived from its agreement."""
     from hub.agreements import get_agreement
     from hub.agreements.model import IdentifierType
     from hub.pipeline.identifiers import composite_column, token_column, token_domain
 
-    agreement = get_agreement(settings.contracts_dir, path.parent.parent.name)
+    agreement = get_agreement(settings.contracts_dir, PurePosixPath(path).parts[0])
     known = {token_column(kind): token_domain(kind, agreement) for kind in IdentifierType}
     known.update(
         {composite_column(k.name): composite_domain(k.parts) for k in agreement.linkage_keys}
@@ -149,9 +160,9 @@ def _legacy_domains(settings: Settings, path: Path, names: list[str]) -> dict[st
     return {n: known[n] for n in names}
 
 
-def inspect_token_file(settings: Settings, path: Path) -> TokenFile:
+def inspect_token_file(settings: Settings, store: ZoneStore, path: str) -> TokenFile:
     """Read a tokens file's key version and column domains (its schema only, not its rows)."""
-    schema = pq.read_schema(path)
+    schema = schema_of(store, path)
     domains: dict[str, str] = {}
     unrecorded: list[str] = []
     for field in schema:
@@ -184,24 +195,27 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def rekey_token_file(item: TokenFile, key: DataKey) -> None:
-    """Re-key every token column of one file a step, to ``key``'s version: written row group by
-    row group under a temporary name, then renamed over the old file. The token column of the
-    extract's name encodings (``hub.privacy.bloom``) is re-keyed first, its filters kept (they are
-    under the encoding key); a crash between the two leaves the encodings ahead, and the run that
-    finishes the rotation skips them."""
+def rekey_token_file(store: ZoneStore, item: TokenFile, key: DataKey, work_dir: Path) -> None:
+    """Re-key every token column of one file of the linkage zone ``store`` a step, to ``key``'s
+    version: written row group by row group into a local file under ``work_dir``, put into the
+    zone whole under a temporary name (``_REKEY_TMP``), then moved over the old file. The token
+    column of the extract's name encodings (``hub.privacy.bloom``) is re-keyed first, its filters
+    kept (they are under the encoding key); a crash between the two leaves the encodings ahead,
+    and the run that finishes the rotation skips them."""
     if item.version != key.version - 1:
         raise KeyringError(
             f"tokens file {item.path} is at key version {item.version}, not {key.version - 1}"
         )
-    encodings = item.path.parent / ENCODINGS_FILE
-    if encodings.is_file() and encodings_versions(encodings)[0] == item.version:
-        rekey_encodings(encodings, key, item.domains)
-    tmp = item.path.with_name(f"{_REKEY_TMP}{os.getpid()}.tmp")
+    encodings = encodings_path(item.path)
+    if store.exists(encodings) and encodings_versions(store, encodings)[0] == item.version:
+        rekey_encodings(store, encodings, key, item.domains)
+    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    local = work_dir / f"{os.getpid()}-{uuid.uuid4().hex}-{TOKENS_FILE}"
+    tmp = rekey_tmp(item.path)
     try:
-        with pq.ParquetFile(item.path) as source:
+        with ZoneFile(store, item.path).parquet_file() as source:
             schema = _stamped_schema(source.schema_arrow, item.domains, key.version)
-            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            with pq.ParquetWriter(local, schema, compression="zstd") as writer:
                 for group in range(source.num_row_groups):
                     table = source.read_row_group(group)
                     columns = [
@@ -215,19 +229,28 @@ def rekey_token_file(item: TokenFile, key: DataKey) -> None:
                         )
                     ]
                     writer.write_table(pa.Table.from_arrays(columns, schema=schema))
-        _fsync(tmp)
-        tmp.replace(item.path)
+        _fsync(local)
+        # Whole in the zone first, then in place: an upload cut short by an exception can leave
+        # a partial object, but only under the temporary name, never as the tokens file.
+        store.put_file(tmp, local)
+        store.move(tmp, store, item.path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        local.unlink(missing_ok=True)
+        store.delete(tmp)
         raise
-    fsync_dir(item.path.parent)
 
 
-def require_current_tokens(paths: Sequence[Path], keyring: Keyring) -> int:
-    """The pseudonymisation key version shared by every tokens file in ``paths``: the keyring's
-    current one. Files at different versions do not link, so anything else is an error."""
+def rekey_tmp(path: str) -> str:
+    """The temporary name in the zone of the re-keyed tokens file ``path`` (this process's)."""
+    return str(PurePosixPath(path).with_name(f"{_REKEY_TMP}{os.getpid()}.tmp"))
+
+
+def require_current_tokens(store: ZoneStore, paths: Sequence[str], keyring: Keyring) -> int:
+    """The pseudonymisation key version shared by every tokens file in ``paths`` (of the linkage
+    zone ``store``): the keyring's current one. Files at different versions do not link, so
+    anything else is an error."""
     current = keyring.current(PSEUDONYMISATION).version
-    versions = {path: token_file_version(path) for path in paths}
+    versions = {path: token_file_version(store, path) for path in paths}
     ahead = sorted(p for p, v in versions.items() if v > current)
     if ahead:
         raise KeyringError(
@@ -271,11 +294,13 @@ class RotationResult:
     encodings_dropped: int = 0  # encodings files deleted (an encoding key rotation)
 
 
-def _plan(settings: Settings, keyring: Keyring) -> tuple[int, bool, list[TokenFile]]:
+def _plan(
+    settings: Settings, store: ZoneStore, keyring: Keyring
+) -> tuple[int, bool, list[TokenFile]]:
     """The target version, whether it is an interrupted rotation, and every tokens file; any file
     the rotation cannot bring to the target is an error before anything changes."""
     current = keyring.chain(PSEUDONYMISATION)[-1].version  # every version 1..n must be there
-    files = [inspect_token_file(settings, path) for path in token_files(settings)]
+    files = [inspect_token_file(settings, store, path) for path in token_files(store)]
     for item in files:
         if item.version > current:
             raise KeyringError(
@@ -356,10 +381,11 @@ def drop_stale_encodings(settings: Settings, version: int) -> int:
     """Delete every encodings file whose filters are not under encoding key ``version``: they
     cannot be re-keyed without the names, and compare with nothing made under the new key.
     Returns how many were deleted. Links already made from them stay in the linkage state."""
+    store = zone_store(settings, "linkage")
     dropped = 0
-    for path in sorted(settings.zone("linkage").glob(f"*/*/{ENCODINGS_FILE}")):
-        if encodings_versions(path)[1] != version:
-            path.unlink()
+    for path in _extract_files(store, ENCODINGS_FILE):
+        if encodings_versions(store, path)[1] != version:
+            store.delete(path)
             dropped += 1
     return dropped
 
@@ -371,7 +397,8 @@ def _rotate_tokens(
     actor: str,
     progress: Callable[[int, int], None] | None,
 ) -> RotationResult:
-    target, resumed, files = _plan(settings, keyring)
+    store = zone_store(settings, "linkage")
+    target, resumed, files = _plan(settings, store, keyring)
     if resumed:
         key = keyring.get(PSEUDONYMISATION, target)
         log.warning("finishing an interrupted rotation to pseudonymisation key %d", target)
@@ -384,12 +411,17 @@ def _rotate_tokens(
             subject=f"keys:{PSEUDONYMISATION}",
             detail={"version": key.version, "files_to_rekey": len(files)},
         )
-    for stale in settings.zone("linkage").glob(f"*/*/{_REKEY_TMP}*"):
-        stale.unlink(missing_ok=True)  # left by a crashed run; the lock says none is running
+    # left by a crashed run; the lock says none is running
+    for stale in store.list():
+        parts = PurePosixPath(stale).parts
+        if len(parts) == 3 and parts[2].startswith(_REKEY_TMP):
+            store.delete(stale)
+    work_dir = settings.work_dir / _WORK
+    shutil.rmtree(work_dir, ignore_errors=True)
     todo = [item for item in files if item.version == target - 1]
     for done, item in enumerate(todo, start=1):
         try:
-            rekey_token_file(item, key)
+            rekey_token_file(store, item, key, work_dir)
         except HubError:
             raise
         except (OSError, pa.ArrowException) as exc:

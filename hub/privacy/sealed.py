@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -34,6 +34,16 @@ MAGIC = b"SVDSEAL1"
 SEGMENT_SIZE = 1 << 20
 PARTIAL = ".partial"
 _TAG = 16
+
+
+class SealedSource(Protocol):
+    """Where a sealed file is read from: a local ``Path`` or a zone's file
+    (``hub.storage.ZoneFile``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def open(self, mode: str = ...) -> BinaryIO: ...
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,7 @@ def sweep_partials(folder: Path, *, older_than: float) -> int:
     return removed
 
 
-def unseal_segments(path: Path, keyring: Keyring) -> Iterator[bytes]:
+def unseal_segments(path: SealedSource, keyring: Keyring) -> Iterator[bytes]:
     """Decrypt a sealed file segment by segment; any tampering raises ``IntegrityError``."""
     with path.open("rb") as fh:
         if fh.read(len(MAGIC)) != MAGIC:
@@ -209,7 +219,7 @@ def unseal_segments(path: Path, keyring: Keyring) -> Iterator[bytes]:
 class UnsealedReader(io.RawIOBase):
     """A read-only file object over a sealed file, for streaming parsers (pyarrow CSV/Parquet)."""
 
-    def __init__(self, path: Path, keyring: Keyring) -> None:
+    def __init__(self, path: SealedSource, keyring: Keyring) -> None:
         self._segments = unseal_segments(path, keyring)
         self._buffer = b""
 
@@ -228,6 +238,6 @@ class UnsealedReader(io.RawIOBase):
         return n
 
 
-def open_unsealed(path: Path, keyring: Keyring) -> BinaryIO:
+def open_unsealed(path: SealedSource, keyring: Keyring) -> BinaryIO:
     """A buffered binary stream of the plaintext of a sealed file."""
     return io.BufferedReader(UnsealedReader(path, keyring), buffer_size=SEGMENT_SIZE)

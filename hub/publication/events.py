@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from hub.agreements.model import Agreement
 from hub.privacy.generalise import truncate_time
@@ -44,9 +41,9 @@ def _constant_or_field(table: pa.Table, constant: str | None, field: str | None)
     return pa.array([constant] * table.num_rows, pa.string())
 
 
-def staged_events(agreement: Agreement, staged: Path, person_keys: pa.Array) -> pa.Table:
-    """The events of one staged extract; ``person_keys`` is aligned with its records."""
-    table = pq.read_table(staged)
+def staged_events(agreement: Agreement, table: pa.Table, person_keys: pa.Array) -> pa.Table:
+    """The events of one staged extract (its ``data.parquet``); ``person_keys`` is aligned with
+    its records."""
     spec = agreement.publication
     dates = table.column(spec.event_date_field).combine_chunks()
     columns: dict[str, pa.Array] = {

@@ -14,21 +14,25 @@ An extract's age counts from when it was received. Per zone:
 
 Every deletion is written to the audit log (zone, extract or release, the rule; never a value).
 Running it again deletes nothing more: it is idempotent, and ``dry_run`` lists what would go.
+
+The files are deleted through the zones' stores (``hub.storage``), so the same rules apply to
+the local folders and to object storage. A release loses its ``manifest.json`` first (a release
+exists only while its manifest does, so no reader starts on a half-deleted one), then its other
+files, then this machine's local copy of them (``settings.cache_dir``).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Engine, select
 
 from hub import audit
 from hub.agreements.model import Agreement
 from hub.settings import Settings
+from hub.storage import locate, zone_store
 from hub.store import Extract, Release, ReleaseInput, session_scope
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 ACTOR = "system:retention"
 FINISHED = frozenset({"staged", "published", "rejected", "expired", "quarantined"})
 CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class Deletion:
     zone: str
     subject: str  # extract:<id> or release:<id>
     agreement_id: str | None
-    path: str  # relative to the data directory
+    path: str  # as the metadata records it: <zone>/<path inside the zone>
     rule: str  # e.g. "staging_days=2555"
 
 
@@ -69,11 +74,24 @@ def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
+def _remove(settings: Settings, deletion: Deletion) -> None:
+    """Delete the file or folder ``deletion.path`` from its zone (nothing there is fine)."""
+    store, path = locate(settings, deletion.path)
+    if store.exists(path):  # a file: a landed extract
+        store.delete(path)
+        return
+    release = deletion.subject.startswith("release:")
+    if release:
+        store.delete(f"{path}/{MANIFEST}")  # first: the release is gone for every reader
+    store.delete_tree(path)
+    if release:  # this machine's copy of it, if it was read from object storage
+        store.forget_mirror(path, settings.cache_dir)
+
+
+def _present(settings: Settings, recorded: str) -> bool:
+    """Whether anything is left of the file or folder recorded as ``recorded``."""
+    store, path = locate(settings, recorded)
+    return store.exists(path) or bool(store.list(path))
 
 
 def _extract_deletions(
@@ -84,8 +102,8 @@ def _extract_deletions(
     days = agreement.retention
     found: list[tuple[Deletion, dict[str, object]]] = []
     subject = f"extract:{extract.id}"
-    landing = settings.data_dir / extract.landing_path if extract.landing_path else None
-    if landing is not None and age >= timedelta(days=days.landing_days):
+    landing = extract.landing_path
+    if landing and age >= timedelta(days=days.landing_days):
         if extract.status in FINISHED:
             found.append(
                 (
@@ -93,7 +111,7 @@ def _extract_deletions(
                         "landing",
                         subject,
                         agreement.id,
-                        str(landing.relative_to(settings.data_dir)),
+                        landing,
                         f"landing_days={days.landing_days}",
                     ),
                     {"landing_path": None},
@@ -109,15 +127,14 @@ def _extract_deletions(
         ("linkage", days.linkage_days, {}),
     )
     for zone, limit, changes in zones:
-        folder = settings.zone(zone) / extract.agreement_id / extract.id
-        if age >= timedelta(days=limit) and folder.exists():
-            deletion = Deletion(
-                zone,
-                subject,
-                agreement.id,
-                str(folder.relative_to(settings.data_dir)),
-                f"{zone}_days={limit}",
-            )
+        folder = f"{zone}/{extract.agreement_id}/{extract.id}"
+        if age < timedelta(days=limit):
+            continue
+        # a record still naming staged files that are gone (a run that crashed between deleting
+        # them and recording it) is tidied, and the deletion audited, all the same
+        untidy = zone == "staging" and extract.staged_path is not None
+        if untidy or _present(settings, folder):
+            deletion = Deletion(zone, subject, agreement.id, folder, f"{zone}_days={limit}")
             found.append((deletion, changes))
     return found
 
@@ -129,9 +146,8 @@ def _release_deletions(
     now: datetime,
     run: RetentionRun,
 ) -> list[Deletion]:
-    published = settings.zone("published")
-    pointer = published / CURRENT
-    current = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
+    published = zone_store(settings, "published")
+    current = published.read_text(CURRENT).strip() if published.exists(CURRENT) else None
     with session_scope(engine) as session:
         releases = session.scalars(select(Release).order_by(Release.created_at)).all()
         inputs = session.execute(
@@ -149,8 +165,7 @@ def _release_deletions(
             for a in agreements_of.get(release.id, set())
             if a in agreements
         ]
-        folder = published / release.id
-        if not limits or not folder.exists():
+        if not limits or not _present(settings, release.path):
             continue
         limit = min(limits)
         if now - _utc(release.created_at) < timedelta(days=limit):
@@ -166,7 +181,7 @@ def _release_deletions(
                 "published",
                 f"release:{release.id}",
                 None,
-                str(folder.relative_to(settings.data_dir)),
+                release.path,
                 f"published_days={limit}",
             )
         )
@@ -218,7 +233,7 @@ def _delete(
 ) -> None:
     """Remove the files first, then record it: a crash in between leaves a record pointing at
     nothing, which the next run tidies (never data without a record of its deletion)."""
-    _remove(settings.data_dir / deletion.path)
+    _remove(settings, deletion)
     if extract_id is not None and changes:
         with session_scope(engine) as session:
             record = session.get(Extract, extract_id)

@@ -10,8 +10,12 @@ buckets are created by docker-compose's ``minio-init``). Paths inside a zone are
 
 Writes are whole-file and atomic on both: locally a file is written under a hidden temporary
 name in the same folder and renamed into place; on S3 the file is written to a local temporary
-file first and uploaded only once it is whole (an object appears only when its upload completes),
-so a reader never sees half a file and a failed write leaves none.
+file first, uploaded under a hidden temporary key and copied into place on the server (pyarrow
+completes an interrupted upload with what it sent, so uploading straight to the final key could
+leave half a file there). A reader never sees half a file and a failed write leaves none; a
+process killed outright may leave a hidden ``.tmp-`` object, which ``list`` never shows.
+One server-side copy is limited to 5 GB by S3, so a zone file is at most that (a national
+release's event table of 100M events is about 2 GiB).
 What S3 does not have is an atomic rename of a folder: code that publishes several files as one
 unit must write them first and then a small file that names them (a manifest or pointer), and
 readers must go through that file.
@@ -20,12 +24,14 @@ readers must go through that file.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Literal
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -64,6 +70,113 @@ class ZoneStore:
 
     def exists(self, path: str) -> bool:
         return bool(self.fs.get_file_info(self._full(path)).type == pafs.FileType.File)
+
+    def size(self, path: str) -> int:
+        info = self.fs.get_file_info(self._full(path))
+        if info.type != pafs.FileType.File:
+            raise UserError(f"no file {path} in the {self.zone} zone")
+        return int(info.size)
+
+    def open_input(self, path: str) -> pa.NativeFile:
+        """A stream of the file's bytes (read in pieces, never held whole)."""
+        try:
+            return self.fs.open_input_stream(self._full(path))
+        except FileNotFoundError:
+            raise UserError(f"no file {path} in the {self.zone} zone") from None
+
+    def write_text(self, path: str, text: str) -> None:
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def read_text(self, path: str) -> str:
+        return self.read_bytes(path).decode("utf-8")
+
+    def put_file(self, path: str, local: Path) -> None:
+        """Move the finished local file ``local`` to ``path``, atomically: a rename on the same
+        filesystem (copied first when it is not), an upload to S3. ``local`` is gone after."""
+        full = self._full(path)
+        if self.kind == "s3":
+            self._upload(local, full)
+            local.unlink()
+            return
+        target = Path(full)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{target.name}")
+        try:
+            shutil.move(local, tmp)
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def get_file(self, path: str, local: Path) -> None:
+        """Copy the file at ``path`` to the local file ``local`` (written whole, then renamed)."""
+        local.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = local.with_name(f".tmp-{uuid.uuid4().hex}-{local.name}")
+        try:
+            with self.open_input(path) as source, pa.OSFile(str(tmp), "wb") as out:
+                while chunk := source.read(UPLOAD_CHUNK):
+                    out.write(chunk)
+            tmp.replace(local)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    @contextlib.contextmanager
+    def local_file(self, path: str) -> Iterator[Path]:
+        """The file as a local path for tools that need one (DuckDB, Great Expectations): the
+        file itself locally, a temporary download (removed after) on S3."""
+        if self.kind == "local":
+            if not self.exists(path):
+                raise UserError(f"no file {path} in the {self.zone} zone")
+            yield Path(self._full(path))
+            return
+        with tempfile.TemporaryDirectory(prefix="hub-zone-") as folder:
+            local = Path(folder) / PurePosixPath(path).name
+            self.get_file(path, local)
+            yield local
+
+    def mirror(self, prefix: str, cache: Path) -> Path:
+        """The files under ``prefix`` as a local folder, for an unchanging set of files such as
+        a release: the zone's own folder locally; on S3 a copy under ``cache/<zone>/<prefix>``,
+        downloaded once (into a temporary folder renamed into place when whole)."""
+        relative = _relative(prefix)
+        if self.kind == "local":
+            return Path(self._full(relative))
+        folder = cache / self.zone / relative
+        if folder.is_dir():
+            return folder
+        tmp = folder.with_name(f".tmp-{uuid.uuid4().hex}-{folder.name}")
+        try:
+            for name in self.list(relative):
+                self.get_file(name, tmp / name[len(relative) + 1 :])
+            tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                tmp.rename(folder)
+            except OSError:  # another process finished the same copy first
+                if not folder.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return folder
+
+    def forget_mirror(self, prefix: str, cache: Path) -> None:
+        """Remove this machine's copy of ``prefix`` made by ``mirror`` (once its files are gone
+        from the zone); nothing locally, where the mirror is the zone's own folder."""
+        if self.kind == "s3":
+            shutil.rmtree(cache / self.zone / _relative(prefix), ignore_errors=True)
+
+    def move(self, path: str, target: ZoneStore, target_path: str | None = None) -> None:
+        """Move a file to ``target_path`` (by default the same path) in another zone: a rename
+        locally; on S3 a server-side copy, then the original deleted."""
+        destination = target._full(target_path or path)
+        if self.kind == "local" and target.kind == "local":
+            Path(destination).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            Path(self._full(path)).replace(destination)
+            return
+        if self.kind != target.kind:
+            raise ValueError("a file moves only between zones of the same storage")
+        self.fs.copy_file(self._full(path), destination)
+        self.delete(path)
 
     def write_bytes(self, path: str, data: bytes) -> None:
         """Write ``data`` as the whole file at ``path``, atomically."""
@@ -117,18 +230,30 @@ class ZoneStore:
             except FileNotFoundError:
                 return
 
+    def _upload(self, local: Path, full: str) -> None:
+        """Upload a whole local file to ``full`` on S3 so that ``full`` only ever holds a whole
+        object: pyarrow completes an upload with the parts sent so far when anything (an error,
+        SIGTERM at a worker's shutdown) interrupts it, so it goes to a hidden temporary key
+        first, which is copied to ``full`` on the server once complete, then deleted."""
+        pure = PurePosixPath(full)
+        tmp = f"{pure.parent}/.tmp-{uuid.uuid4().hex}-{pure.name}"
+        try:
+            with pa.OSFile(str(local), "rb") as source, self.fs.open_output_stream(tmp) as out:
+                while chunk := source.read(UPLOAD_CHUNK):
+                    out.write(chunk)
+            self.fs.copy_file(tmp, full)
+        finally:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                self.fs.delete_file(tmp)
+
     def _write(self, path: str, write: Callable[[pa.NativeFile], object]) -> None:
         full = self._full(path)
         parent = str(PurePosixPath(full).parent)
         if self.kind == "s3":
-            # pyarrow completes the upload even when the writer fails inside ``with``, so the
-            # file is written locally first and uploaded only once it is whole
             with tempfile.NamedTemporaryFile(prefix="hub-upload-") as local:
                 with pa.OSFile(local.name, "wb") as staged:
                     write(staged)
-                with pa.OSFile(local.name, "rb") as source, self.fs.open_output_stream(full) as out:
-                    while chunk := source.read(UPLOAD_CHUNK):
-                        out.write(chunk)
+                self._upload(Path(local.name), full)
             return
         self.fs.create_dir(parent, recursive=True)
         tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{PurePosixPath(full).name}"
@@ -142,11 +267,82 @@ class ZoneStore:
             raise
 
 
+_checked: dict[tuple[object, ...], ZoneStore] = {}
+_checked_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ZoneFile:
+    """One file of a zone, opened like a local ``Path`` (``open("rb")``, ``name``) by code that
+    reads either, such as the sealed-file reader."""
+
+    store: ZoneStore
+    path: str
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.path).name
+
+    @property
+    def recorded(self) -> str:
+        """``<zone>/<path>``: how the metadata records where the file is."""
+        return f"{self.store.zone}/{self.path}"
+
+    def open(self, mode: str = "rb") -> pa.NativeFile:
+        if mode != "rb":
+            raise ValueError("zone files are opened for reading bytes only")
+        return self.store.open_input(self.path)
+
+    def size(self) -> int:
+        return self.store.size(self.path)
+
+    def read_bytes(self) -> bytes:
+        return self.store.read_bytes(self.path)
+
+    def read_parquet(self, columns: list[str] | None = None) -> pa.Table:
+        return self.store.read_parquet(self.path, columns)
+
+    def local_file(self) -> contextlib.AbstractContextManager[Path]:
+        """``ZoneStore.local_file`` of this file."""
+        return self.store.local_file(self.path)
+
+    def parquet_file(self, **options: Any) -> pq.ParquetFile:
+        """The file as a ``pyarrow.parquet.ParquetFile`` (its metadata, row groups in turn)."""
+        return pq.ParquetFile(self.store.fs.open_input_file(self.store._full(self.path)), **options)
+
+    def exists(self) -> bool:
+        return self.store.exists(self.path)
+
+
 def zone_store(settings: Settings, zone: str) -> ZoneStore:
-    """The store of ``zone`` as the settings configure it."""
+    """The store of ``zone`` as the settings configure it (an S3 bucket is checked to exist
+    once per process)."""
     if settings.storage == "local":
         folder = settings.zone(zone).resolve()
         return ZoneStore(zone, "local", pafs.LocalFileSystem(), str(folder))
+    settings.zone(zone)  # an unknown zone name is a programming error on both
+    key = (
+        zone,
+        settings.s3_endpoint_url,
+        settings.s3_bucket_prefix,
+        settings.s3_region,
+        settings.s3_access_key_id,
+        settings.s3_secret_access_key,
+    )
+    with _checked_lock:
+        if key not in _checked:
+            _checked[key] = _s3_store(settings, zone)
+        return _checked[key]
+
+
+def locate(settings: Settings, recorded: str) -> tuple[ZoneStore, str]:
+    """A path as the metadata records it, ``<zone>/<path inside the zone>``, as its zone's
+    store and the path inside it."""
+    zone, _, path = recorded.partition("/")
+    return zone_store(settings, zone), _relative(path)
+
+
+def _s3_store(settings: Settings, zone: str) -> ZoneStore:
     options: dict[str, object] = {"region": settings.s3_region}
     if settings.s3_endpoint_url:
         scheme, _, host = settings.s3_endpoint_url.partition("://")

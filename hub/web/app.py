@@ -31,6 +31,7 @@ from hub.agreements.registry import AgreementRegistry
 from hub.errors import HubError, InfrastructureError, NotFoundError, UserError
 from hub.ingestion import problems as api_problems
 from hub.ingestion.api import build_router
+from hub.pipeline.landing import partials_dir
 from hub.pipeline.trigger import InProcessTrigger, trigger_for
 from hub.privacy.sealed import sweep_partials
 from hub.settings import Settings
@@ -206,7 +207,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The web application for one hub installation."""
     engine = make_engine(settings.metadata_url)
     upgrade(engine)
-    swept = sweep_partials(settings.zone("landing"), older_than=STALE_UPLOAD_SECONDS)
+    swept = sweep_partials(partials_dir(settings), older_than=STALE_UPLOAD_SECONDS)
     if swept:
         log.warning("removed %d unfinished upload(s) left by an earlier crash", swept)
     hub = Hub(

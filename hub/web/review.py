@@ -21,7 +21,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from hub import audit
 from hub.accounts.users import Role
@@ -666,7 +666,8 @@ def data_docs(
     """An extract's Great Expectations Data Docs (counts and row numbers, never values)."""
     hub = hub_of(request)
     _require_party_reader(hub, viewer, agreement_id, "quality", "quality history")
-    return FileResponse(data_docs_file(hub.settings, agreement_id, extract_id, path))
+    found = data_docs_file(hub.settings, agreement_id, extract_id, path)
+    return Response(found.content, media_type=found.media_type)
 
 
 @router.get("/agreements/{agreement_id}/audit")

@@ -1,12 +1,14 @@
 """The production topology without Docker: PostgreSQL (hub and Airflow metadata, separate
 databases), Redis as the Celery broker, Airflow's api-server, scheduler and dag-processor and
-two Celery workers as processes, and the hub API. Extracts uploaded through the hub API become
-landing Asset events; the agreements' DAGs stage them on the workers, the one-picture DAG links
-and publishes; the test waits for a release of every extract, checks it, and shows from the task
-instances that both workers ran tasks.
+two Celery workers as processes, the hub API, and every zone on S3-compatible object storage
+(moto's server, in its own process). Each worker has a data directory of its own, as on a machine
+of its own: what they share is PostgreSQL, Redis, the buckets and the keyring. Extracts uploaded
+through the hub API are sealed into the landing bucket and become landing Asset events; the
+agreements' DAGs stage them on the workers, the one-picture DAG links and publishes; the test
+waits for a release of every extract, checks it, and shows from the task instances that both
+workers ran tasks.
 
 Needs HUB_TEST_DATABASE_URL and HUB_TEST_REDIS_URL (``.ci/run`` sets both); skipped without them.
-The zones are a local folder here: moving them to object storage is the next step of issue 9.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,12 +39,15 @@ from hub.agreements.development import approve_for_development
 from hub.ingestion.credentials import issue_credential
 from hub.pipeline.airflow_env import airflow_environment
 from hub.privacy.keys import init_keyring
-from hub.settings import Settings
+from hub.publication.release import load_release
+from hub.settings import ZONES, Settings
+from hub.storage import zone_store
 from hub.store import Release, ReleaseInput, make_engine, session_scope, upgrade
 from hub.synth import generate_partnership
 from hub.web.app import create_app
 from tests.conftest import make_settings
 from tests.live_server import live_server
+from tests.s3_server import ACCESS_KEY, SECRET_KEY, drop_buckets, make_buckets
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")
@@ -100,6 +106,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @dataclass
 class Topology:
     settings: Settings
+    worker_dirs: list[Path]
     airflow_db: str
     api_url: str
     hub_url: str
@@ -134,10 +141,12 @@ def _flush(redis_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+def topology(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[Topology]:
     assert PG_URL and REDIS_URL
     base = tmp_path_factory.mktemp("topology")
     suffix = uuid.uuid4().hex[:8]
+    buckets = [f"e2e{suffix}-{zone}" for zone in ZONES]
+    make_buckets(s3_endpoint, buckets)
     hub_db = _database(PG_URL, f"hub_e2e_{suffix}")
     airflow_db = _database(PG_URL, f"airflow_e2e_{suffix}")
     broker = _redis_db(REDIS_URL)
@@ -146,7 +155,15 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     logs = base / "logs"
     logs.mkdir()
     try:
-        settings = make_settings(base, database_url=hub_db)
+        settings = make_settings(
+            base,
+            database_url=hub_db,
+            storage="s3",
+            s3_endpoint_url=s3_endpoint,
+            s3_bucket_prefix=f"e2e{suffix}",
+            s3_access_key_id=ACCESS_KEY,
+            s3_secret_access_key=SECRET_KEY,
+        )
         settings.ensure_dirs()
         engine = make_engine(settings.metadata_url)
         upgrade(engine)
@@ -197,6 +214,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(health_port),
                 "HUB_DATABASE_URL": hub_db,
+                "HUB_AIRFLOW_HOME": str(home),
                 "HUB_PIPELINE_TRIGGER": "none",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(shim), env.get("PYTHONPATH")])),
             }
@@ -224,10 +242,18 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port))
         start("scheduler", "scheduler")
         start("dag-processor", "dag-processor")
+        worker_dirs = []
         for worker in WORKERS:
+            # the worker's own disk: scratch, the reference lookups and, outside production,
+            # the development leads' public keys (production registers leads in keys/public)
+            data = base / f"{worker}-data"
+            (data / "reference").mkdir(parents=True)
+            (data / "reference" / "postcode_lsoa.csv").write_bytes(reference.read_bytes())
+            shutil.copytree(settings.dev_signer_dir, data / settings.dev_signer_dir.name)
+            worker_dirs.append(data)
             start(
                 worker, "celery", "worker", "--celery-hostname", f"{worker}@%h",
-                "--concurrency", "2", HUB_E2E_WORKER=worker,
+                "--concurrency", "2", HUB_E2E_WORKER=worker, HUB_DATA_DIR=str(data),
                 AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
             )  # fmt: skip
         _wait_until_ready(api_url, password, broker, len(agreements) + 2, processes, logs)
@@ -242,7 +268,14 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         )
         with live_server(create_app(hub_settings)) as hub_url:
             yield Topology(
-                settings, airflow_conn, api_url, hub_url, tokens, dict(summary.files), logs
+                settings,
+                worker_dirs,
+                airflow_conn,
+                api_url,
+                hub_url,
+                tokens,
+                dict(summary.files),
+                logs,
             )
     finally:
         for process in reversed(processes):
@@ -250,6 +283,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         _flush(broker)
         for name in (make_url(hub_db).database, make_url(airflow_db).database):
             _database(PG_URL, str(name), drop=True)
+        drop_buckets(s3_endpoint, buckets)
 
 
 def _fernet() -> str:
@@ -336,12 +370,20 @@ def test_uploads_are_staged_on_both_workers_and_published(topology: Topology) ->
                     release = row
         time.sleep(2)
     assert release is not None, f"no release of every extract:\n{_logs(topology.logs)}"
-    manifest = json.loads(
-        (topology.settings.data_dir / release.path / "manifest.json").read_text(encoding="utf-8")
-    )
+    manifest = load_release(topology.settings, release.id).manifest
     assert {i["extract_id"] for i in manifest["inputs"]} == set(extracts.values())
     assert release.events == sum(i["rows"] for i in manifest["inputs"])
     engine.dispose()
+
+    # the zones are the buckets: the hub API's and the workers' disks hold none of them
+    published = zone_store(topology.settings, "published").list(release.id)
+    assert f"{release.id}/event.parquet" in published
+    assert f"{release.id}/manifest.json" in published
+    for folder in [topology.settings.data_dir, *topology.worker_dirs]:
+        assert not any((folder / zone).exists() for zone in ZONES), folder
+        assert [p for p in (folder / "work").rglob("*") if p.is_file()] == [], folder
+    landed = zone_store(topology.settings, "landing").list()
+    assert len(landed) == len(extracts) and all(n.endswith(".sealed") for n in landed)
 
     airflow = create_engine(topology.airflow_db)
     with airflow.connect() as connection:

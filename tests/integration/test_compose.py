@@ -264,6 +264,20 @@ def test_airflow_components_share_the_common_definition(name: str) -> None:
     assert environment(service).items() >= environment(common).items()
 
 
+def test_every_service_of_the_hub_keeps_the_zones_in_object_storage() -> None:
+    """The API and every Airflow component read and write the same buckets, and minio-init
+    creates one per zone the hub has."""
+    from hub.settings import ZONES
+
+    for name in [*AIRFLOW_COMPONENTS, "init", "hub-api"]:
+        env = environment(services()[name])
+        assert env["HUB_STORAGE"] == "s3", name
+        assert env["HUB_S3_ENDPOINT_URL"] == "http://minio:9000", name
+    script = " ".join(strings(services()["minio-init"]["command"]))
+    (loop,) = [line for line in script.splitlines() if line.strip().startswith("for zone in")]
+    assert loop.split(" in ", 1)[1].removesuffix("; do").split() == list(ZONES)
+
+
 def test_worker_can_scale() -> None:
     worker = services()["airflow-worker"]
     assert "container_name" not in worker

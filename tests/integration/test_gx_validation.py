@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from hub.agreements import get_agreement, load_agreement
@@ -442,7 +441,7 @@ def test_the_stage_steps_output_validates_with_the_committed_suite(tmp_path: Pat
     staged = stage_extract(settings, engine, ring, agreement, extract.id, today=on)
     engine.dispose()
     suite = load_suite(ROOT / "expectations", "police-sv")
-    data, tokens = pq.ParquetFile(staged.staged_path), pq.ParquetFile(staged.tokens_path)
+    data, tokens = staged.staged_path.parquet_file(), staged.tokens_path.parquet_file()
     result = validate_staged(
         agreement,
         data.iter_batches(batch_size=100),
@@ -458,7 +457,7 @@ def test_the_stage_steps_output_validates_with_the_committed_suite(tmp_path: Pat
     assert result.result["meta"]["batches"] == -(-staged.rows // 250)
     assert len(result.result["results"]) == len(suite["expectations"])
     early = validate_staged(
-        agreement, pq.read_table(staged.staged_path), suite, arrival_date=date(2025, 4, 1)
+        agreement, staged.staged_path.read_parquet(), suite, arrival_date=date(2025, 4, 1)
     )
     future = [f for f in early.findings if f.rule == "not_in_future"]
     assert future and future[0].severity.value == "critical" and early.critical

@@ -27,6 +27,7 @@ from hub.linkage.evaluation import LinkageQuality, evaluate
 from hub.locks import exclusive
 from hub.privacy.rotation import token_files
 from hub.settings import Settings
+from hub.storage import zone_store
 from tests.conftest import make_settings
 from tests.partnership import stage_partnership
 
@@ -75,9 +76,15 @@ def hub(template: Path, tmp_path: Path) -> Iterator[Hub]:
     shutil.copytree(template, tmp_path / "hub")
     settings = make_settings(tmp_path / "hub")
     truth = pq.read_table(tmp_path / "hub" / "partners" / "ground_truth" / "truth.parquet")
-    inputs = [LinkInput(p.parent.parent.name, p.parent.name, p) for p in token_files(settings)]
+    inputs = [link_input(p) for p in token_files(zone_store(settings, "linkage"))]
     assert len(inputs) == 5
     yield Hub(settings, truth, inputs)
+
+
+def link_input(path: str) -> LinkInput:
+    """The extract whose tokens file is at ``path`` in the linkage zone."""
+    agreement_id, extract_id, _ = path.split("/")
+    return LinkInput(agreement_id, extract_id, path)
 
 
 def _pairs(links: pa.Table) -> set[tuple[str, int, str, int]]:
@@ -121,10 +128,11 @@ def test_a_first_run_trains_a_model_and_joins_people_the_exact_passes_split(hub:
     levels = [c["output_column_name"] for c in model["splink"]["comparisons"]]
     assert levels == ["date_of_birth", "sex", "postcode", "forename", "surname"]
     # the model and the links hold no token: only codes' statistics and record numbers
+    store = zone_store(hub.settings, "linkage")
     tokens = {
         t
-        for p in token_files(hub.settings)
-        for t in pq.read_table(p, columns=["tok_surname"]).column(0).to_pylist()
+        for p in token_files(store)
+        for t in store.read_parquet(p, columns=["tok_surname"]).column(0).to_pylist()
         if t
     }
     saved = b"".join(p.read_bytes() for p in hub.state().rglob("*") if p.is_file())

@@ -42,7 +42,7 @@ def test_quarantine_and_release_move_the_sealed_file_only(hub: ApiHub) -> None:
     ciphertext = landed.read_bytes()
     report = {"critical": [{"column": "offence_date", "rule": "not_in_future", "count": 1}]}
     held = quarantine_extract(hub.settings, hub.engine, record.id, report, rows=3)
-    assert held is not None and held.parent == hub.settings.zone("quarantine") / "police-sv"
+    assert held is not None and held.recorded == f"quarantine/police-sv/{landed.name}"
     assert held.read_bytes() == ciphertext  # still sealed: the same bytes, moved
     assert hub.landing_files() == []
     assert sum(b.num_rows for b in read_batches(held, hub.keyring, police)) == 3
@@ -50,7 +50,7 @@ def test_quarantine_and_release_move_the_sealed_file_only(hub: ApiHub) -> None:
         stored = session.get(Extract, record.id)
         assert stored is not None
         assert (stored.status, stored.report) == ("quarantined", report)
-        assert stored.landing_path == str(held.relative_to(hub.settings.data_dir))
+        assert stored.landing_path == held.recorded
     (entry,) = [e for e in audit.entries(hub.engine) if e.action == "extract.quarantined"]
     assert entry.detail == {"agreement": "police-sv", "rows": 3, "critical_rules": 1}
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine
 
@@ -176,12 +175,12 @@ def test_the_real_file_exactly_as_published_is_received_sealed_and_staged(
     )
     assert result.rows == REAL_ROWS
     assert result.report["findings"] == []
-    staged = pq.read_table(result.staged_path)
+    staged = result.staged_path.read_parquet()
     assert staged.num_rows == REAL_ROWS
     assert "crime_id" not in staged.column_names and "context" not in staged.column_names
     assert {str(m) for m in pc.unique(staged["month"]).to_pylist()} == {"2019-01-01"}
     assert staged["lsoa_code"].null_count == 0
-    tokens = pq.read_table(result.tokens_path)
+    tokens = result.tokens_path.read_parquet()
     assert tokens.num_rows == REAL_ROWS
     token_values = tokens["tok_record_id"]
     assert token_values.null_count == REAL_ROWS - len(crime_ids)  # anti-social behaviour

@@ -8,7 +8,6 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from hub.agreements import get_agreement
@@ -47,8 +46,10 @@ def test_names_are_encoded_for_fuzzy_matching_in_the_linkage_zone_only(hub: ApiH
     ).id  # fmt: skip
     result = process_extract(hub.settings, hub.engine, hub.keyring, police, extract_id)
     assert result.staged is not None
-    tokens = pq.read_table(result.staged.tokens_path)
-    encodings = pq.read_table(result.staged.tokens_path.parent / ENCODINGS_FILE)
+    tokens = result.staged.tokens_path.read_parquet()
+    encodings = result.staged.tokens_path.store.read_parquet(
+        result.staged.tokens_path.path.replace("tokens.parquet", ENCODINGS_FILE)
+    )
     assert encodings.schema.field("encoding").type == ENCODING_TYPE
     assert ENCODING_TYPE.byte_width == BYTES
     assert encodings.schema.metadata[BLOOM_META].startswith(b"bits=")
@@ -64,5 +65,5 @@ def test_names_are_encoded_for_fuzzy_matching_in_the_linkage_zone_only(hub: ApiH
     assert dice(encoding("surname", 0), encoding("surname", 3)) >= 0.8  # one letter missing
     assert dice(encoding("forename", 0), encoding("forename", 1)) < 0.5  # Ada and Bram
     assert not [n for n in tokens.column_names if n.startswith("bf_")]
-    staged = pq.read_schema(result.staged.staged_path)
+    staged = result.staged.staged_path.parquet_file().schema_arrow
     assert not [n for n in staged.names if n.startswith(("bf_", "tok_"))]

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine
 
@@ -142,7 +141,7 @@ def test_distinct_values_once_and_row_by_row_stage_the_same_bytes(
     outputs = fast.staged_path.read_bytes(), fast.tokens_path.read_bytes()
     assert fast.rows > 3000
     # one row group per batch read: the feed spans many, computed two at a time
-    assert pq.ParquetFile(fast.staged_path).metadata.num_row_groups > 5
+    assert fast.staged_path.parquet_file().metadata.num_row_groups > 5
     rules = {(f["column"], f["rule"]) for f in fast.report["findings"]}
     assert {("pnc_id", "pnc_id:check_letter"), ("knife_flag", "type:flag"),
             ("date_of_birth", "date_of_birth:impossible_date")} <= rules  # fmt: skip
@@ -227,9 +226,9 @@ def test_validating_while_staging_finds_what_validating_the_files_finds(
     assert timings["validate"] > 0
     after = validate_staged(
         hub.police,
-        pq.ParquetFile(streamed.staged_path).iter_batches(batch_size=333),
+        streamed.staged_path.parquet_file().iter_batches(batch_size=333),
         suite,
-        tokens=pq.ParquetFile(streamed.tokens_path).iter_batches(batch_size=333),
+        tokens=streamed.tokens_path.parquet_file().iter_batches(batch_size=333),
         arrival_date=ON,
         batch_rows=batch_rows,
         run_name="x",
@@ -242,7 +241,7 @@ def test_validating_while_staging_finds_what_validating_the_files_finds(
     ):
         assert mine == theirs
     assert _without_times(streamed.outcome.result) == _without_times(after.result)
-    footer = pq.ParquetFile(streamed.staged_path).metadata
+    footer = streamed.staged_path.parquet_file().metadata
     assert streamed.completeness["record"] == 1.0 and footer.num_rows == streamed.rows
     assert _hub_threads() == []
 

@@ -5,15 +5,17 @@ error for a missing bucket."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pytest
 
 from hub.errors import InfrastructureError, UserError
 from hub.settings import Settings
-from hub.storage import ZoneStore, zone_store
+from hub.storage import ZoneStore, zone_store, zones
 from tests.conftest import make_settings
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, make_buckets, s3_server
 
@@ -94,6 +96,54 @@ def test_a_failed_write_leaves_nothing_in_view(store: ZoneStore, tmp_path: Path)
     assert store.list(_name(store, tmp_path, "police-sv")) == []
     if store.kind == "local":  # and no temporary file is left behind either
         assert not [p for p in Path(store.root).rglob("*") if p.is_file()]
+
+
+def test_an_interrupted_upload_leaves_the_old_file_whole(
+    store: ZoneStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload stopped part-way (an error reading the local file, or SIGTERM at a worker's
+    shutdown) leaves the file that was there as it was and no object in view; pyarrow would
+    otherwise complete the upload with the parts it had sent."""
+    path = _name(store, tmp_path, "police-sv/ext-4/tokens.parquet")
+    store.write_bytes(path, b"the whole old file")
+    local = tmp_path / "new.bin"
+    local.write_bytes(b"n" * 4096)
+    real = zones.pa.OSFile
+
+    class UploadStoppedError(Exception):
+        pass
+
+    class Failing:
+        def __init__(self, name: str, mode: str) -> None:
+            self._file = real(name, mode)
+            self._reads = 0
+
+        def __enter__(self) -> Failing:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._file.close()
+
+        def read(self, size: int) -> bytes:
+            self._reads += 1
+            if self._reads > 1:
+                raise UploadStoppedError
+            return bytes(self._file.read(size))
+
+    monkeypatch.setattr(zones, "UPLOAD_CHUNK", 1024)
+    monkeypatch.setattr(zones.pa, "OSFile", Failing)
+    with pytest.raises(UploadStoppedError) if store.kind == "s3" else contextlib.nullcontext():
+        store.put_file(path, local)
+    monkeypatch.undo()
+    if store.kind == "s3":
+        assert store.read_bytes(path) == b"the whole old file"
+        assert store.list(_name(store, tmp_path, "police-sv")) == [path]
+        # no hidden temporary object left either
+        prefix = f"{store.root}/{_name(store, tmp_path, 'police-sv')}"
+        hidden = store.fs.get_file_info(pafs.FileSelector(prefix, recursive=True))
+        assert [i.path for i in hidden if i.type == pafs.FileType.File] == [f"{store.root}/{path}"]
+    else:  # a rename: nothing is read, so nothing can stop part-way
+        assert store.read_bytes(path) == b"n" * 4096
 
 
 @pytest.mark.parametrize("path", ["../escape", "/etc/passwd", "a/../../b", "", "a\\b"])

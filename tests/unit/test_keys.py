@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine
 
@@ -38,6 +37,7 @@ from hub.privacy.rotation import (
 from hub.privacy.sealed import open_unsealed, seal
 from hub.privacy.tokens import keyed_hash, keyed_hash_chain
 from hub.settings import Settings
+from hub.storage import zone_store
 from hub.store import make_engine, upgrade
 from tests.conftest import make_settings
 
@@ -240,9 +240,9 @@ def test_landing_rotation_keeps_old_sealed_files_readable(settings: Settings) ->
 VALUES = pa.array(["9434765919", None, "4010232137", "9434765919"])
 
 
-def _tokens_file(settings: Settings, keys: list[DataKey], extract: str = "ext-a") -> Path:
-    path = settings.zone("linkage") / "police-sv" / extract / "tokens.parquet"
-    path.parent.mkdir(parents=True)
+def _tokens_file(settings: Settings, keys: list[DataKey], extract: str = "ext-a") -> str:
+    """A tokens file in the linkage zone; its path there."""
+    path = f"police-sv/{extract}/tokens.parquet"
     table = token_table(
         {
             "record": pa.array([1, 2, 3, 4], pa.int64()),
@@ -251,7 +251,7 @@ def _tokens_file(settings: Settings, keys: list[DataKey], extract: str = "ext-a"
         {"tok_nhs_number": "nhs_number"},
         keys[-1].version,
     )
-    pq.write_table(table, path)
+    zone_store(settings, "linkage").write_parquet(path, table)
     return path
 
 
@@ -270,7 +270,7 @@ def test_rotating_tokens_equals_hashing_with_the_whole_chain(settings: Settings)
         assert (result.version, result.rekeyed, result.skipped) == (version, 1, 0)
         chain = ring.chain("pseudonymisation")
         assert [k.version for k in chain] == list(range(1, version + 1))
-        table = pq.read_table(path)
+        table = zone_store(settings, "linkage").read_parquet(path)
         assert (
             table.column("tok_nhs_number")
             .combine_chunks()
@@ -291,14 +291,14 @@ def test_a_legacy_tokens_file_takes_its_domains_from_the_agreement(settings: Set
         "tok_local_person_id": keyed_hash(VALUES, v1, local),
         "tok_key_initial_surname_dob_sex": keyed_hash(VALUES, v1, composite),
     }
-    path = settings.zone("linkage") / "police-sv" / "ext-old" / "tokens.parquet"
-    path.parent.mkdir(parents=True)
-    pq.write_table(pa.table({"record": pa.array([1, 2, 3, 4]), **columns}), path)
-    assert token_file_version(path) == 1  # staged before versions were recorded
+    store = zone_store(settings, "linkage")
+    path = "police-sv/ext-old/tokens.parquet"
+    store.write_parquet(path, pa.table({"record": pa.array([1, 2, 3, 4]), **columns}))
+    assert token_file_version(store, path) == 1  # staged before versions were recorded
     engine = _engine(settings)
     rotate_keys(settings, engine, ring, actor="test")
     v2 = ring.current("pseudonymisation")
-    table = pq.read_table(path)
+    table = store.read_parquet(path)
     assert (
         table.column("tok_local_person_id")
         .combine_chunks()
@@ -311,12 +311,11 @@ def test_a_legacy_tokens_file_takes_its_domains_from_the_agreement(settings: Set
     )
     assert table.schema.field("tok_local_person_id").metadata[DOMAIN_META] == local.encode()
     # A legacy column no agreement explains is refused before any key is added.
-    odd = settings.zone("linkage") / "police-sv" / "ext-odd" / "tokens.parquet"
-    odd.parent.mkdir(parents=True)
-    pq.write_table(pa.table({"tok_key_gone": keyed_hash(VALUES, v1, "x")}), odd)
+    odd = "police-sv/ext-odd/tokens.parquet"
+    store.write_parquet(odd, pa.table({"tok_key_gone": keyed_hash(VALUES, v1, "x")}))
     with pytest.raises(KeyringError, match="tok_key_gone") as raised:
         rotate_keys(settings, engine, open_keyring(settings), actor="test")
-    assert str(odd) in raised.value.message
+    assert odd in raised.value.message
     assert open_keyring(settings).versions("pseudonymisation") == [1, 2]
     engine.dispose()
 
@@ -324,11 +323,12 @@ def test_a_legacy_tokens_file_takes_its_domains_from_the_agreement(settings: Set
 def test_an_unreadable_key_version_is_named(settings: Settings) -> None:
     ring = init_keyring(settings)
     path = _tokens_file(settings, ring.chain("pseudonymisation"))
-    table = pq.read_table(path)
-    pq.write_table(table.replace_schema_metadata({KEY_VERSION_META: b"two"}), path)
+    store = zone_store(settings, "linkage")
+    table = store.read_parquet(path)
+    store.write_parquet(path, table.replace_schema_metadata({KEY_VERSION_META: b"two"}))
     with pytest.raises(IntegrityError, match="unreadable key version") as raised:
-        token_file_version(path)
-    assert str(path) in raised.value.message
+        token_file_version(store, path)
+    assert path in raised.value.message
 
 
 def test_publication_refuses_tokens_at_different_versions(settings: Settings) -> None:
@@ -336,10 +336,11 @@ def test_publication_refuses_tokens_at_different_versions(settings: Settings) ->
     old = _tokens_file(settings, ring.chain("pseudonymisation"), "ext-a")
     ring.rotate("pseudonymisation")
     new = _tokens_file(settings, ring.chain("pseudonymisation"), "ext-b")
-    assert require_current_tokens([new], ring) == 2
+    store = zone_store(settings, "linkage")
+    assert require_current_tokens(store, [new], ring) == 2
     with pytest.raises(KeyringError, match="different key versions") as raised:
-        require_current_tokens([old, new], ring)
-    assert str(old) in raised.value.message
+        require_current_tokens(store, [old, new], ring)
+    assert old in raised.value.message
     assert "hub keys rotate" in (raised.value.hint or "")
 
 
