@@ -118,7 +118,9 @@ def land(
     now = datetime.now(UTC)
     try:
         with session_scope(engine) as session:
-            record = session.get(Extract, extract_id) or Extract(
+            # found: received before, or by another upload of the same bytes since the check
+            found = session.get(Extract, extract_id)
+            record = found or Extract(
                 id=extract_id,
                 agreement_id=agreement.id,
                 agreement_version=agreement.version,
@@ -142,7 +144,7 @@ def land(
             raise
         return Landed(existing, repeat=True)
     log.info("received extract %s for agreement %s (%d bytes)", extract_id, agreement.id, info.size)
-    return Landed(record, repeat=existing is not None)
+    return Landed(record, repeat=found is not None)
 
 
 def receive_extract(

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from hub.agreements import get_agreement
 from hub.agreements.development import approve_for_development
 from hub.ingestion.credentials import issue_credential
+from hub.pipeline.landing import partials_dir
 from hub.pipeline.reading import read_batches
 from hub.privacy.keys import init_keyring
 from hub.settings import Settings
@@ -109,6 +110,7 @@ def test_a_server_killed_mid_upload_leaves_nothing_accepted(tmp_path: Path) -> N
     engine.dispose()
     body = _body(60_000)  # about 10 MB
     landing = settings.zone("landing")
+    spool = partials_dir(settings)  # where uploads are sealed until they are put into the zone
 
     with hub_server(settings) as (process, base_url):
         port = int(base_url.rsplit(":", 1)[1])
@@ -120,7 +122,7 @@ def test_a_server_killed_mid_upload_leaves_nothing_accepted(tmp_path: Path) -> N
                 + body[: len(body) // 2]
             )
             deadline = time.monotonic() + START_TIMEOUT
-            while not any(p.stat().st_size > (2 << 20) for p in landing.rglob(".*.partial")):
+            while not any(p.stat().st_size > (2 << 20) for p in spool.rglob(".*.partial")):
                 assert time.monotonic() < deadline, "the upload never reached the disk"
                 time.sleep(0.05)
             process.send_signal(signal.SIGKILL)
@@ -129,7 +131,7 @@ def test_a_server_killed_mid_upload_leaves_nothing_accepted(tmp_path: Path) -> N
     # nothing counts as received, and what is on disk is ciphertext only
     assert _extracts(settings) == 0
     assert not [p for p in landing.rglob("*.sealed") if not p.name.startswith(".")]
-    (leftover,) = landing.rglob(".*.partial")
+    (leftover,) = spool.rglob(".*.partial")
     for path in _files(settings):
         assert CANARY not in path.read_bytes(), f"plain text on disk: {path}"
 
@@ -150,5 +152,5 @@ def test_a_server_killed_mid_upload_leaves_nothing_accepted(tmp_path: Path) -> N
     assert first.json()["extract_id"] == again.json()["extract_id"]
     assert _extracts(settings) == 1
     (landed,) = (p for p in landing.rglob("*.sealed") if not p.name.startswith("."))
-    assert not list(landing.rglob(".*.partial"))
+    assert not list(spool.rglob(".*.partial"))
     assert sum(b.num_rows for b in read_batches(landed, keyring, agreement)) == 60_000
