@@ -42,6 +42,10 @@ from hub.settings import Settings
 
 Kind = Literal["local", "s3"]
 UPLOAD_CHUNK = 8 << 20
+# A stream from object storage reads ahead this much per request: the sealed-file reader asks for
+# 1 MiB segments, and a request per segment costs more than the bytes (200 MiB from a local S3
+# server: 23 s unbuffered, 3.6 s with 8 MiB, 1.3 s with 32 MiB)
+READ_AHEAD = 32 << 20
 
 
 def _relative(path: str) -> str:
@@ -79,8 +83,9 @@ class ZoneStore:
 
     def open_input(self, path: str) -> pa.NativeFile:
         """A stream of the file's bytes (read in pieces, never held whole)."""
+        buffer = READ_AHEAD if self.kind == "s3" else None
         try:
-            return self.fs.open_input_stream(self._full(path))
+            return self.fs.open_input_stream(self._full(path), buffer_size=buffer)
         except FileNotFoundError:
             raise UserError(f"no file {path} in the {self.zone} zone") from None
 
