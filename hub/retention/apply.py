@@ -8,12 +8,16 @@ An extract's age counts from when it was received. Per zone:
 - ``staging/``: the extract's staged Parquet goes ``staging_days`` after arrival; the extract is
   then ``expired`` and no later release includes it.
 - ``linkage/``: its tokens go ``linkage_days`` after arrival.
+- ``quality/``: its Data Docs go with its staged data, ``staging_days`` after arrival (its report
+  in the metadata keeps the findings).
 - ``published/``: a release goes when the shortest ``published_days`` of the agreements of its
   inputs has passed since it was made, except the ``CURRENT`` release, which is kept (and
   reported) until a newer release replaces it.
 
 Every deletion is written to the audit log (zone, extract or release, the rule; never a value).
 Running it again deletes nothing more: it is idempotent, and ``dry_run`` lists what would go.
+A run also removes the hidden temporary files of writes that a killed process left in any zone
+(``.tmp-``, untouched for a day; ``ZoneStore.sweep_temporaries``).
 
 The files are deleted through the zones' stores (``hub.storage``), so the same rules apply to
 the local folders and to object storage. A release loses its ``manifest.json`` first (a release
@@ -31,7 +35,7 @@ from sqlalchemy import Engine, select
 
 from hub import audit
 from hub.agreements.model import Agreement
-from hub.settings import Settings
+from hub.settings import ZONES, Settings
 from hub.storage import locate, zone_store
 from hub.store import Extract, Release, ReleaseInput, session_scope
 
@@ -41,6 +45,9 @@ ACTOR = "system:retention"
 FINISHED = frozenset({"staged", "published", "rejected", "expired", "quarantined"})
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+# A hidden temporary file of a write (hub.storage) not touched for a day was left by a process
+# killed part-way; a write in progress is far younger.
+STALE_TEMPORARY_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,7 @@ def _extract_deletions(
     zones: tuple[tuple[str, int, dict[str, object]], ...] = (
         ("staging", days.staging_days, {"staged_path": None, "status": "expired"}),
         ("linkage", days.linkage_days, {}),
+        ("quality", days.staging_days, {}),
     )
     for zone, limit, changes in zones:
         folder = f"{zone}/{extract.agreement_id}/{extract.id}"
@@ -217,6 +225,12 @@ def apply_retention(
         if not dry_run:
             _delete(settings, engine, deletion, None, {})
         run.deleted.append(deletion)
+    if not dry_run:
+        swept = sum(
+            zone_store(settings, zone).sweep_temporaries(STALE_TEMPORARY_SECONDS) for zone in ZONES
+        )
+        if swept:
+            log.warning("removed %d unfinished temporary file(s) left by a crash", swept)
     verb = "would delete" if dry_run else "deleted"
     log.info(
         "retention %s %d item(s); kept %d past their time", verb, len(run.deleted), len(run.kept)

@@ -27,6 +27,7 @@ import contextlib
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -217,6 +218,25 @@ class ZoneStore:
             if not PurePosixPath(relative).name.startswith(".tmp-"):
                 found.append(relative)
         return sorted(found)
+
+    def sweep_temporaries(self, older_than: float) -> int:
+        """Delete hidden temporary files (``.tmp-``) that a process killed part-way through a
+        write left, once not written to for ``older_than`` seconds; returns how many. A write
+        in progress on another machine is younger than that and is left alone."""
+        cutoff = time.time() - older_than
+        selector = pafs.FileSelector(self.root, recursive=True, allow_not_found=True)
+        swept = 0
+        for info in self.fs.get_file_info(selector):
+            stale = info.mtime is not None and info.mtime.timestamp() < cutoff
+            if (
+                info.type == pafs.FileType.File
+                and PurePosixPath(info.path).name.startswith(".tmp-")
+                and stale
+            ):
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.delete_file(info.path)
+                    swept += 1
+        return swept
 
     def delete(self, path: str) -> None:
         """Delete one file (a missing file is not an error: deleting twice changes nothing)."""

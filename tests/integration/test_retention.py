@@ -14,6 +14,7 @@ import pytest
 from hub import audit
 from hub.agreements import Agreement, get_agreement
 from hub.pipeline.landing import receive_extract
+from hub.pipeline.process import process_extract
 from hub.pipeline.stage import stage_extract
 from hub.publication.release import publish_release
 from hub.retention import apply_retention
@@ -58,7 +59,10 @@ def _record(hub: ApiHub, extract_id: str) -> Extract:
 def test_each_zone_goes_after_its_agreements_days(hub: ApiHub) -> None:
     police = _police(hub)
     staged_id = _receive(hub, FIXTURE.read_bytes())
-    stage_extract(hub.settings, hub.engine, hub.keyring, police, staged_id)
+    processed = process_extract(hub.settings, hub.engine, hub.keyring, police, staged_id)
+    assert processed.status == "staged" and processed.report["data_docs"]
+    docs = hub.settings.zone("quality") / "police-sv" / staged_id
+    assert (docs / "docs" / "index.html").is_file()
     waiting_id = _receive(hub, FIXTURE.read_bytes().replace(b"MV/24/000102", b"MV/24/777777"))
     agreements = {"police-sv": police}
     arrived = _record(hub, staged_id).received_at.replace(tzinfo=UTC)
@@ -85,12 +89,13 @@ def test_each_zone_goes_after_its_agreements_days(hub: ApiHub) -> None:
     after_staging = arrived + timedelta(days=days.staging_days, minutes=1)
     late = apply_retention(hub.settings, hub.engine, agreements, now=after_staging)
     zones = sorted(d.zone for d in late.deleted if d.subject == f"extract:{staged_id}")
-    assert zones == ["linkage", "staging"]
+    assert zones == ["linkage", "quality", "staging"]  # the Data Docs go with the staged data
+    assert not docs.exists()
     assert _record(hub, staged_id).status == "expired"
     assert not (hub.settings.zone("staging") / "police-sv" / staged_id).exists()
     assert not (hub.settings.zone("linkage") / "police-sv" / staged_id).exists()
     deleted = [e for e in audit.entries(hub.engine) if e.action == "retention.deleted"]
-    assert len(deleted) == 3
+    assert len(deleted) == 4
     assert {e.actor for e in deleted} == {"system:retention"}
     assert audit.verify(hub.engine).ok
 

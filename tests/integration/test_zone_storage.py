@@ -6,6 +6,7 @@ error for a missing bucket."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,6 +145,28 @@ def test_an_interrupted_upload_leaves_the_old_file_whole(
         assert [i.path for i in hidden if i.type == pafs.FileType.File] == [f"{store.root}/{path}"]
     else:  # a rename: nothing is read, so nothing can stop part-way
         assert store.read_bytes(path) == b"n" * 4096
+
+
+def test_temporaries_left_by_a_killed_write_are_swept_once_stale(
+    store: ZoneStore, tmp_path: Path
+) -> None:
+    kept = _name(store, tmp_path, "police-sv/ext-5/data.parquet")
+    store.write_bytes(kept, b"whole")
+    left = _name(store, tmp_path, "police-sv/ext-5/.tmp-0123abcd-data.parquet")
+    with store.fs.open_output_stream(f"{store.root}/{left}") as out:  # as a killed write leaves
+        out.write(b"half")
+    base = f"{store.root}/{tmp_path.name}" if store.kind == "s3" else store.root
+
+    def files() -> list[str]:
+        found = store.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        return sorted(i.path for i in found if i.type == pafs.FileType.File)
+
+    assert store.sweep_temporaries(older_than=3600) == 0  # it could be a write in progress
+    assert f"{store.root}/{left}" in files()
+    time.sleep(1.1)
+    assert store.sweep_temporaries(older_than=1) >= 1
+    assert files() == [f"{store.root}/{kept}"]
+    assert store.read_bytes(kept) == b"whole"
 
 
 @pytest.mark.parametrize("path", ["../escape", "/etc/passwd", "a/../../b", "", "a\\b"])
