@@ -201,7 +201,6 @@ def _token_domains(settings: Settings) -> set[str]:
     from hub.agreements.loader import load_agreements_leniently
     from hub.agreements.model import IdentifierType
     from hub.pipeline.identifiers import token_domain
-    from hub.privacy.bloom import schema_of
     from hub.privacy.rotation import DOMAIN_META, composite_domain, token_files
     from hub.storage import zone_store
 
@@ -212,7 +211,7 @@ def _token_domains(settings: Settings) -> set[str]:
         domains.update(composite_domain(k.parts) for k in agreement.linkage_keys)
     linkage = zone_store(settings, "linkage")
     for path in token_files(linkage):
-        for field in schema_of(linkage, path):
+        for field in linkage.read_schema(path):
             if field.metadata and DOMAIN_META in field.metadata:
                 domains.add(field.metadata[DOMAIN_META].decode())
     return domains

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.linkage.config import LinkageConfig
-from hub.storage import ZoneFile, ZoneStore
+from hub.storage import ZoneStore
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,6 @@ class LinkResult:
     pass_matches: dict[str, int]  # pass -> records that share its token with another record
 
 
-def columns_of(store: ZoneStore, path: str) -> list[str]:
-    """The column names of the Parquet file at ``path`` (its footer only, not its rows)."""
-    return list(ZoneFile(store, path).parquet_file().schema_arrow.names)
-
-
 def _load(
     store: ZoneStore, inputs: list[LinkInput], config: LinkageConfig
 ) -> tuple[pa.Table, list[str]]:
@@ -50,7 +45,7 @@ def _load(
     with each record's agreement and extract."""
     tables = []
     for item in sorted(inputs, key=lambda i: (i.agreement_id, i.extract_id)):
-        present = columns_of(store, item.tokens_path)
+        present = store.read_schema(item.tokens_path).names
         table = store.read_parquet(item.tokens_path, columns=["record", *config.passes(present)])
         n = table.num_rows
         for name, value in (("agreement_id", item.agreement_id), ("extract_id", item.extract_id)):

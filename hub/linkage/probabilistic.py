@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.linkage.config import ProbabilisticConfig
-from hub.linkage.deterministic import LinkInput, LinkResult, columns_of
+from hub.linkage.deterministic import LinkInput, LinkResult
 from hub.privacy.bloom import ENCODING_TYPE, encodings_path, encodings_versions
 from hub.privacy.rotation import token_file_version
 from hub.storage import ZoneStore
@@ -110,7 +110,7 @@ def _filters(tokens: pa.Array, encodings: pa.Table | None, kind: str) -> pa.Arra
 
 def _columns(store: ZoneStore, item: LinkInput, encoding_version: int) -> pa.Table:
     """The tokens the model compares and the names' filters, for one extract."""
-    present = set(columns_of(store, item.tokens_path))
+    present = set(store.read_schema(item.tokens_path).names)
     wanted = [f"tok_{f}" for f in FIELDS if f"tok_{f}" in present]
     tokens = store.read_parquet(item.tokens_path, columns=wanted)
     encodings = _encodings(store, item, encoding_version)

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from hub.privacy.keys import DataKey
 from hub.privacy.tokens import keyed_hash_chain, rekey
-from hub.storage import ZoneFile, ZoneStore
+from hub.storage import ZoneStore
 
 BITS = 512  # filter length: 64 bytes
 HASHES = 16  # positions per bigram: the sixteen 16-bit words of one HMAC-SHA-256 digest
@@ -163,16 +163,11 @@ def encodings_path(tokens_path: str) -> str:
     return str(PurePosixPath(tokens_path).with_name(ENCODINGS_FILE))
 
 
-def schema_of(store: ZoneStore, path: str) -> pa.Schema:
-    """The Arrow schema of the Parquet file at ``path`` in ``store`` (its footer only)."""
-    return ZoneFile(store, path).parquet_file().schema_arrow
-
-
 def encodings_versions(store: ZoneStore, path: str) -> tuple[int, int]:
     """An encodings file's (pseudonymisation key version of its tokens, encoding key version of
     its filters); encoding version 0 for files from before the encoding key existed (their
     filters were made under the pseudonymisation key and compare with nothing now)."""
-    metadata = schema_of(store, path).metadata or {}
+    metadata = store.read_schema(path).metadata or {}
     return (
         int(metadata.get(KEY_VERSION_META, b"1")),
         int(metadata.get(ENCODING_KEY_META, b"0")),

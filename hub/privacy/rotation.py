@@ -53,7 +53,6 @@ from hub.privacy.bloom import (
     encodings_path,
     encodings_versions,
     rekey_encodings,
-    schema_of,
 )
 from hub.privacy.keys import PURPOSES, DataKey, Keyring
 from hub.privacy.tokens import rekey
@@ -109,7 +108,7 @@ def _version_of(schema: pa.Schema, path: str) -> int:
 def token_file_version(store: ZoneStore, path: str) -> int:
     """The pseudonymisation key version the tokens in ``path`` (in the linkage zone ``store``)
     are at."""
-    return _version_of(schema_of(store, path), path)
+    return _version_of(store.read_schema(path), path)
 
 
 def _extract_files(store: ZoneStore, name: str) -> list[str]:
@@ -162,7 +161,7 @@ def _legacy_domains(settings: Settings, path: str, names: list[str]) -> dict[str
 
 def inspect_token_file(settings: Settings, store: ZoneStore, path: str) -> TokenFile:
     """Read a tokens file's key version and column domains (its schema only, not its rows)."""
-    schema = schema_of(store, path)
+    schema = store.read_schema(path)
     domains: dict[str, str] = {}
     unrecorded: list[str] = []
     for field in schema:

@@ -205,6 +205,14 @@ class ZoneStore:
             raise UserError(f"no file {path} in the {self.zone} zone")
         return pq.read_table(self._full(path), columns=columns, filesystem=self.fs)
 
+    def read_schema(self, path: str) -> pa.Schema:
+        """The Arrow schema of the Parquet file at ``path``, from its footer only."""
+        try:
+            with self.fs.open_input_file(self._full(path)) as source:
+                return pq.read_schema(source)
+        except FileNotFoundError:
+            raise UserError(f"no file {path} in the {self.zone} zone") from None
+
     def list(self, prefix: str = "") -> list[str]:
         """Every file under ``prefix`` (relative paths, sorted); hidden temporary files left by a
         crash are not listed."""

@@ -31,7 +31,7 @@ from hub.errors import KeyringError
 from hub.linkage import LinkInput, link
 from hub.logs import configure_logging
 from hub.privacy import bloom, rotation
-from hub.privacy.bloom import ENCODING_KEY_META, ENCODINGS_FILE, encodings_path, schema_of
+from hub.privacy.bloom import ENCODING_KEY_META, ENCODINGS_FILE, encodings_path
 from hub.privacy.keys import DataKey, Keyring, open_keyring
 from hub.privacy.rotation import (
     DOMAIN_META,
@@ -515,7 +515,7 @@ def test_rotating_the_encoding_key_drops_the_old_encodings_and_keeps_tokens(hub:
         hub.agreements["ed-assaults"],
         hub.base / "ed-resent.csv",
     )
-    metadata = schema_of(store, f"ed-assaults/{new_extract}/{ENCODINGS_FILE}").metadata
+    metadata = store.read_schema(f"ed-assaults/{new_extract}/{ENCODINGS_FILE}").metadata
     assert (metadata[ENCODING_KEY_META], metadata[KEY_VERSION_META]) == (b"2", b"1")
     entries = [e for e in audit.entries(hub.engine) if e.subject == "keys:encoding"]
     assert entries[0].detail["encodings_dropped"] == 5
