@@ -13,7 +13,7 @@ import shutil
 import time
 import traceback
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -49,6 +49,7 @@ from hub.store import make_engine
 from tests.conftest import make_settings
 from tests.partnership import receive_and_stage, stage_partnership
 from tests.privacy_canary import load_key_material, master_key_path, scan_for_keys
+from tests.rotation_crash import Crash, crash_after
 
 pytestmark = pytest.mark.slow
 ROWS = 3000
@@ -356,29 +357,6 @@ def test_no_key_leaks_through_rotation(flow: Flow) -> None:
 # --- crashes, stale files and missing keys ------------------------------------------------------
 
 
-class Crash(BaseException):
-    """The process dying mid-rotation (not an Exception: nothing may catch and carry on)."""
-
-
-def _crash_after(count: int, real: Callable[..., None]) -> Callable[..., None]:
-    calls = {"n": 0}
-
-    def rekey_then_crash(
-        store: ZoneStore, item: rotation.TokenFile, key: DataKey, work_dir: Path
-    ) -> None:
-        calls["n"] += 1
-        if calls["n"] > count:
-            # The process dies while writing: a partial local work file is left behind, and a
-            # partial upload under the temporary name in the zone.
-            work_dir.mkdir(parents=True, exist_ok=True)
-            (work_dir / "99999-partial-tokens.parquet").write_bytes(b"PAR1 partial")
-            store.write_bytes(_beside(item.path, ".tokens.parquet.rekey-99999.tmp"), b"PAR1")
-            raise Crash
-        real(store, item, key, work_dir)
-
-    return rekey_then_crash
-
-
 def _no_temporary_file_left(hub: Hub) -> None:
     assert not list(hub.settings.zone("linkage").rglob(".*"))
     assert not [p for p in hub.settings.work_dir.rglob("*") if p.is_file()]
@@ -388,7 +366,7 @@ def test_an_interrupted_rotation_is_refused_by_publication_and_finished_by_runni
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = hub.partition()
-    monkeypatch.setattr(rotation, "rekey_token_file", _crash_after(2, rotation.rekey_token_file))
+    monkeypatch.setattr(rotation, "rekey_token_file", crash_after(2, rotation.rekey_token_file))
     with pytest.raises(Crash):
         hub.rotate()
     monkeypatch.undo()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -31,7 +30,7 @@ from hub.linkage.config import LinkageConfig
 from hub.linkage.engine import Linkage, linked_now, run_linkage
 from hub.privacy import rotation
 from hub.privacy.bloom import ENCODINGS_FILE, KEY_VERSION_META, encodings_path
-from hub.privacy.keys import DataKey, open_keyring
+from hub.privacy.keys import open_keyring
 from hub.privacy.rotation import (
     DOMAIN_META,
     RotationResult,
@@ -46,6 +45,7 @@ from hub.storage import ZoneStore, zone_store
 from hub.store import make_engine, upgrade
 from tests.conftest import make_settings
 from tests.partnership import stage_partnership
+from tests.rotation_crash import Crash, crash_after
 
 pytestmark = pytest.mark.slow
 ROWS = 3000
@@ -209,26 +209,6 @@ def test_the_state_on_object_storage_is_kept_and_used_incrementally(hubs: Hubs) 
     _nothing_local(hubs.s3)
 
 
-class Crash(BaseException):
-    """The process dying mid-rotation."""
-
-
-def _crash_after(count: int, real: Callable[..., None]) -> Callable[..., None]:
-    calls = {"n": 0}
-
-    def rekey_then_crash(
-        store: ZoneStore, item: rotation.TokenFile, key: DataKey, work_dir: Path
-    ) -> None:
-        calls["n"] += 1
-        if calls["n"] > count:  # dies while uploading: a partial object under the temporary name
-            partial = PurePosixPath(item.path).with_name(".tokens.parquet.rekey-99999.tmp")
-            store.write_bytes(str(partial), b"PAR1 partial")  # another process's
-            raise Crash
-        real(store, item, key, work_dir)
-
-    return rekey_then_crash
-
-
 def _engine(settings: Settings) -> Engine:
     engine = make_engine(settings.metadata_url)
     upgrade(engine)
@@ -250,7 +230,7 @@ def test_a_rotation_rekeys_the_tokens_on_object_storage_and_survives_a_crash(
     assert sum(len(c) > 1 for c in before) > 100  # the partition is worth comparing
     tokens_before = {p: store.read_parquet(p) for p in files}
     encodings_before = {p: store.read_parquet(encodings_path(p)) for p in files}
-    monkeypatch.setattr(rotation, "rekey_token_file", _crash_after(2, rotation.rekey_token_file))
+    monkeypatch.setattr(rotation, "rekey_token_file", crash_after(2, rotation.rekey_token_file))
     with pytest.raises(Crash):
         _rotate(hubs.s3, engine)
     monkeypatch.undo()
