@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from hub.agreements import load_agreements
@@ -62,6 +62,7 @@ ROWS = 2_000
 USER = "hub"
 START_TIMEOUT = 150.0
 RELEASE_TIMEOUT = 420.0
+QUIET_TIMEOUT = 180.0
 WORKERS = ("w1", "w2")
 HOSTNAME_MODULE = '''
 import os
@@ -333,6 +334,22 @@ def _wait_until_ready(
     pytest.fail(f"the topology did not come up in {START_TIMEOUT} s:\n{_logs(logs)}")
 
 
+def _wait_until_no_task_runs(airflow: Engine, logs: Path) -> None:
+    deadline = time.monotonic() + QUIET_TIMEOUT
+    while True:
+        with airflow.connect() as connection:
+            busy = connection.execute(
+                text(
+                    "SELECT count(*) FROM task_instance WHERE state IN "
+                    "('scheduled', 'queued', 'running', 'restarting', 'up_for_retry')"
+                )
+            ).scalar_one()
+        if not busy:
+            return
+        assert time.monotonic() < deadline, f"{busy} task(s) still running:\n{_logs(logs)}"
+        time.sleep(2)
+
+
 def _logs(folder: Path) -> str:
     return "\n".join(f"--- {p.name}\n{_tail(p, 1500)}" for p in sorted(folder.glob("*.log")))
 
@@ -375,17 +392,20 @@ def test_uploads_are_staged_on_both_workers_and_published(topology: Topology) ->
     assert release.events == sum(i["rows"] for i in manifest["inputs"])
     engine.dispose()
 
-    # the zones are the buckets: the hub API's and the workers' disks hold none of them
+    # the zones are the buckets: the hub API's and the workers' disks hold none of them, and
+    # once no task is left running (a scheduled run may still be staging an extract again),
+    # nothing is left in their work folders either
     published = zone_store(topology.settings, "published").list(release.id)
     assert f"{release.id}/event.parquet" in published
     assert f"{release.id}/manifest.json" in published
+    landed = zone_store(topology.settings, "landing").list()
+    assert len(landed) == len(extracts) and all(n.endswith(".sealed") for n in landed)
+    airflow = create_engine(topology.airflow_db)
+    _wait_until_no_task_runs(airflow, topology.logs)
     for folder in [topology.settings.data_dir, *topology.worker_dirs]:
         assert not any((folder / zone).exists() for zone in ZONES), folder
         assert [p for p in (folder / "work").rglob("*") if p.is_file()] == [], folder
-    landed = zone_store(topology.settings, "landing").list()
-    assert len(landed) == len(extracts) and all(n.endswith(".sealed") for n in landed)
 
-    airflow = create_engine(topology.airflow_db)
     with airflow.connect() as connection:
         hosts = connection.execute(
             text(
