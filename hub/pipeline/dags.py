@@ -114,15 +114,20 @@ def build_agreement_dag(agreement: Agreement) -> Any:
     def pipeline() -> None:
         @task
         def extracts_to_stage() -> list[str]:
-            """The extract of a landing event (or of the run's params); on a run of the
-            agreement's delivery schedule, the delivery check and any extract still waiting."""
+            """The run's ``extract_id`` param; or the extracts of its landing events still
+            waiting (another run may have staged one meanwhile); or, on a run of the agreement's
+            delivery schedule, the delivery check and any extract whose trigger was missed."""
             context = get_current_context()
             wanted = str(context["params"].get("extract_id") or "")
-            ids = [wanted] if wanted else []
+            if wanted:  # an operator's run: staged whatever its status
+                return [wanted]
+            ids: list[str] = []
             for events in context.get("triggering_asset_events", {}).values():
                 ids.extend(str(e.extra["extract_id"]) for e in events if e.extra.get("extract_id"))
             if ids:
-                return list(dict.fromkeys(ids))
+                from hub.pipeline.tasks import still_waiting
+
+                return still_waiting(list(dict.fromkeys(ids)))
             from hub.pipeline.tasks import run_delivery_check
 
             return run_delivery_check(agreement.id, context.get("logical_date"))

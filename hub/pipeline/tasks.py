@@ -15,6 +15,9 @@ from hub.settings import Settings
 from hub.store import make_engine
 
 log = logging.getLogger(__name__)
+# A scheduled run leaves an extract received this recently to its landing event's run, which is
+# starting; one still waiting after this long had its trigger missed.
+MISSED_TRIGGER_AFTER = timedelta(minutes=15)
 
 
 def run_stage(agreement_id: str, extract_id: str) -> dict[str, object]:
@@ -87,7 +90,9 @@ def run_retention() -> dict[str, object]:
 def run_delivery_check(agreement_id: str, at: datetime | None = None) -> list[str]:
     """A run of the agreement's delivery schedule at ``at``: was the period just ended delivered?
     A late feed is logged and audited (``delivery.late``); extracts still waiting to be staged
-    (their trigger was missed) are returned to be staged now."""
+    since before ``at - MISSED_TRIGGER_AFTER`` (their trigger was missed) are returned to be
+    staged now. One received since then is its landing event's run's to stage: taking it too
+    would stage it twice at once on two workers."""
     from sqlalchemy import select
 
     from hub import audit
@@ -114,11 +119,43 @@ def run_delivery_check(agreement_id: str, at: datetime | None = None) -> list[st
                 detail=status.to_json(),
             )
         with session_scope(engine) as session:
-            waiting = session.scalars(
-                select(Extract.id)
+            waiting = session.execute(
+                select(Extract.id, Extract.received_at)
                 .where(Extract.agreement_id == agreement.id, Extract.status == "received")
                 .order_by(Extract.received_at)
             ).all()
     finally:
         engine.dispose()
-    return list(waiting)
+    cutoff = (at or datetime.now(UTC)) - MISSED_TRIGGER_AFTER
+    return [extract_id for extract_id, received in waiting if _utc(received) <= cutoff]
+
+
+def still_waiting(extract_ids: list[str]) -> list[str]:
+    """Those of ``extract_ids`` (a landing event's run's) still waiting to be staged: one that
+    another run staged or quarantined meanwhile is not staged again (an operator re-stages an
+    extract on purpose with the run's ``extract_id`` param)."""
+    from sqlalchemy import select
+
+    from hub.store import Extract, session_scope
+
+    settings = Settings()
+    engine = make_engine(settings.metadata_url)
+    try:
+        with session_scope(engine) as session:
+            found = dict(
+                session.execute(
+                    select(Extract.id, Extract.status).where(Extract.id.in_(extract_ids))
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    skipped = [i for i in extract_ids if found.get(i) != "received"]
+    for extract_id in skipped:
+        log.info(
+            "extract %s is %s, not waiting: not staged again", extract_id, found.get(extract_id)
+        )
+    return [i for i in extract_ids if found.get(i) == "received"]
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,8 @@ from hub.agreements import get_agreement
 from hub.pipeline.airflow_env import airflow_environment
 from hub.pipeline.dags import agreement_dag_id, build_agreement_dag
 from hub.pipeline.landing import receive_extract
+from hub.pipeline.process import process_extract
+from hub.pipeline.tasks import MISSED_TRIGGER_AFTER, run_delivery_check, still_waiting
 from hub.store import Extract, session_scope
 from tests.api_hub import ApiHub, make_api_hub, write_postcode_lookup
 
@@ -75,3 +77,28 @@ def test_a_schedule_run_with_nothing_waiting_stages_nothing(hub: ApiHub) -> None
     run = build_agreement_dag(police).test(logical_date=due)
     assert str(run.state).endswith("success")
     assert hub.extracts() == 0
+
+
+def test_a_schedule_run_leaves_a_just_received_extract_to_its_landing_event(hub: ApiHub) -> None:
+    """On two workers a scheduled run and the landing event's run would otherwise stage the same
+    extract at once; the scheduled run takes only extracts whose trigger was missed, and the
+    event's run only extracts still waiting."""
+    police = get_agreement(hub.settings.contracts_dir, "police-sv")
+    record = receive_extract(
+        hub.settings,
+        hub.engine,
+        hub.keyring,
+        police,
+        sender_org="merseyvale-police",
+        source=io.BytesIO(FIXTURE.read_bytes()),
+        source_name="just-now.csv",
+    )
+    received = record.received_at.replace(tzinfo=UTC)
+    assert run_delivery_check("police-sv", received + timedelta(minutes=1)) == []
+    missed = received + MISSED_TRIGGER_AFTER + timedelta(seconds=1)
+    assert run_delivery_check("police-sv", missed) == [record.id]
+
+    assert still_waiting([record.id, "ext-unknown"]) == [record.id]
+    process_extract(hub.settings, hub.engine, hub.keyring, police, record.id)
+    assert still_waiting([record.id]) == []  # staged meanwhile by another run: not again
+    assert run_delivery_check("police-sv", missed) == []
