@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, select
 
 from hub.store import User, WebSession, session_scope
+from hub.times import as_utc
 
 SESSION_HOURS = 8
 
@@ -21,14 +22,10 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def start_session(engine: Engine, user: User, *, now: datetime | None = None) -> tuple[str, str]:
     """A new session for ``user``: the cookie token and the session's CSRF token. Expired
     sessions of every user are removed on the way."""
-    at = _utc(now or datetime.now(UTC))
+    at = as_utc(now or datetime.now(UTC))
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     with session_scope(engine) as session:
@@ -52,7 +49,7 @@ def session_user(
     session of an enabled user."""
     if not token:
         return None
-    at = _utc(now or datetime.now(UTC))
+    at = as_utc(now or datetime.now(UTC))
     with session_scope(engine) as session:
         row = session.execute(
             select(WebSession, User)
@@ -62,7 +59,7 @@ def session_user(
         if row is None:
             return None
         web_session, user = row
-        if _utc(web_session.expires_at) <= at or user.disabled_at is not None:
+        if as_utc(web_session.expires_at) <= at or user.disabled_at is not None:
             return None
         return user, web_session.csrf_token
 

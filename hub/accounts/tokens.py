@@ -20,6 +20,7 @@ from hub import audit
 from hub.accounts.users import get_user_by_email
 from hub.errors import NotFoundError, UserError
 from hub.store import ApiToken, User, session_scope
+from hub.times import as_utc
 
 TOKEN_PREFIX = "svdhub_at_"  # noqa: S105 (the tokens' visible prefix, not a secret)
 TOKEN_DAYS = 90
@@ -29,10 +30,6 @@ _DECOY_HASH = hashlib.sha256(b"no such token").hexdigest()
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def issue_token(
@@ -89,7 +86,7 @@ def revoke_token(engine: Engine, token_id: str, *, actor: str = "hub") -> None:
 
 def authenticate_token(engine: Engine, token: str, *, now: datetime | None = None) -> User | None:
     """The enabled user ``token`` acts as, or None (unknown, malformed, expired or revoked)."""
-    at = _utc(now or datetime.now(UTC))
+    at = as_utc(now or datetime.now(UTC))
     token_id = None
     if token.startswith(TOKEN_PREFIX) and len(token) <= 200:
         candidate, sep, secret = token[len(TOKEN_PREFIX) :].partition("_")
@@ -101,7 +98,7 @@ def authenticate_token(engine: Engine, token: str, *, now: datetime | None = Non
         matches = hmac.compare_digest(_hash(token), stored)
         if row is None or user is None or not matches:
             return None
-        if row.revoked_at is not None or _utc(row.expires_at) <= at or user.disabled_at:
+        if row.revoked_at is not None or as_utc(row.expires_at) <= at or user.disabled_at:
             return None
         session.expunge(user)
         return user

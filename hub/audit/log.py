@@ -21,13 +21,10 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from hub.errors import InfrastructureError
 from hub.store import AuditEntry, session_scope
+from hub.times import as_utc
 
 GENESIS = "0" * 64
 _ATTEMPTS = 20
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def entry_hash(
@@ -42,7 +39,7 @@ def entry_hash(
     body = json.dumps(
         {
             "seq": seq,
-            "at": _utc(at).isoformat(timespec="microseconds"),
+            "at": as_utc(at).isoformat(timespec="microseconds"),
             "actor": actor,
             "action": action,
             "subject": subject,
@@ -67,7 +64,7 @@ def record(
     """Append one entry. Concurrent writers race for the next sequence number; the loser
     (primary-key conflict) reads the new head and tries again."""
     detail = json.loads(json.dumps(detail or {}, sort_keys=True))
-    when = _utc(at or datetime.now(UTC))
+    when = as_utc(at or datetime.now(UTC))
     for _ in range(_ATTEMPTS):
         try:
             with session_scope(engine) as session:

@@ -38,6 +38,7 @@ from hub.privacy.keys import open_keyring
 from hub.privacy.sealed import SealWriter
 from hub.quality.served import data_docs_file
 from hub.store import Extract, Release, ReleaseInput, session_scope
+from hub.times import as_utc
 from hub.web.signin import Hub, hub_of
 
 log = logging.getLogger(__name__)
@@ -291,7 +292,7 @@ def _land(
         size_bytes=record.size_bytes,
         rows_estimate=spool.rows_estimate,
         status=record.status,
-        received_at=_utc(record.received_at),
+        received_at=as_utc(record.received_at),
         next=(
             f"the pipeline of agreement {agreement.id} stages it; poll "
             f"GET /api/v1/extracts/{record.id} for its status and "
@@ -333,10 +334,6 @@ def _newest_release_with(hub: Hub, extract_id: str) -> str | None:
             .order_by(Release.created_at.desc(), Release.id.desc())
             .limit(1)
         )
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _own_extract(request: Request, extract_id: str, credential: Credential) -> Extract:
@@ -449,8 +446,8 @@ def build_router(max_bytes: int) -> APIRouter:
             sha256=record.sha256,
             size_bytes=record.size_bytes,
             rows=record.rows,
-            received_at=_utc(record.received_at),
-            updated_at=_utc(record.updated_at),
+            received_at=as_utc(record.received_at),
+            updated_at=as_utc(record.updated_at),
         )
 
     @router.get(

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 from hub import audit
 from hub.errors import NotFoundError, UserError
 from hub.store import PartnerCredential, session_scope
+from hub.times import as_utc
 
 TOKEN_PREFIX = "svdhub_pk_"  # noqa: S105 (the tokens' visible prefix, not a secret)
 SECRET_BYTES = 32
@@ -50,18 +51,14 @@ class Credential:
         return f"partner:{self.org}/credential:{self.id}"
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _view(row: PartnerCredential) -> Credential:
     return Credential(
         id=row.id,
         org=row.org,
         name=row.name,
-        created_at=_utc(row.created_at),
+        created_at=as_utc(row.created_at),
         created_by=row.created_by,
-        revoked_at=None if row.revoked_at is None else _utc(row.revoked_at),
+        revoked_at=None if row.revoked_at is None else as_utc(row.revoked_at),
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func, select
 from hub.agreements.model import Agreement
 from hub.agreements.registry import AgreementRegistry
 from hub.store import Extract, session_scope
+from hub.times import as_utc
 
 
 class DeliveryState(StrEnum):
@@ -55,17 +56,13 @@ class DeliveryStatus:
         }
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def due_times(agreement: Agreement, now: datetime) -> tuple[datetime, datetime]:
     """The latest due time at or before ``now`` and the one before it, in UTC."""
-    local = _utc(now).astimezone(ZoneInfo(agreement.delivery.timezone))
+    local = as_utc(now).astimezone(ZoneInfo(agreement.delivery.timezone))
     schedule = croniter(agreement.delivery.schedule, local)
     latest = schedule.get_prev(datetime)
     before = schedule.get_prev(datetime)
-    return _utc(latest), _utc(before)
+    return as_utc(latest), as_utc(before)
 
 
 def _last_received(engine: Engine, agreement_ids: Iterable[str]) -> dict[str, datetime]:
@@ -75,7 +72,7 @@ def _last_received(engine: Engine, agreement_ids: Iterable[str]) -> dict[str, da
             .where(Extract.agreement_id.in_(list(agreement_ids)))
             .group_by(Extract.agreement_id)
         ).all()
-    return {agreement_id: _utc(at) for agreement_id, at in rows if at is not None}
+    return {agreement_id: as_utc(at) for agreement_id, at in rows if at is not None}
 
 
 def delivery_status(
@@ -86,7 +83,7 @@ def delivery_status(
     in_force: bool,
 ) -> DeliveryStatus:
     """Where one agreement's feed stands at ``now``."""
-    now = _utc(now)
+    now = as_utc(now)
     if not in_force:
         return DeliveryStatus(
             agreement.id,
@@ -120,7 +117,7 @@ def deliveries(
     provider: str | None = None,
 ) -> list[DeliveryStatus]:
     """Every feed of the partnership (or of one provider), late ones first."""
-    now = _utc(now or datetime.now(UTC))
+    now = as_utc(now or datetime.now(UTC))
     chosen = [a for a in agreements if provider is None or a.provider == provider]
     received = _last_received(registry.engine, (a.id for a in chosen))
     order = {DeliveryState.LATE: 0, DeliveryState.DUE: 1, DeliveryState.RECEIVED: 2}

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 
 from hub.agreements.model import Agreement
 from hub.store import Extract, session_scope
+from hub.times import as_utc
 
 PERIODS = 12
 
@@ -91,10 +92,6 @@ class QualityHistory:
         }
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _quality(record: Extract) -> ExtractQuality:
     report = record.report or {}
     rows = record.rows or 0
@@ -115,7 +112,7 @@ def _quality(record: Extract) -> ExtractQuality:
     completeness = report.get("completeness", {})
     return ExtractQuality(
         extract_id=record.id,
-        received_at=_utc(record.received_at),
+        received_at=as_utc(record.received_at),
         status=record.status,
         rows=record.rows,
         findings=failing,
@@ -129,9 +126,9 @@ def _quality(record: Extract) -> ExtractQuality:
 def due_times_before(agreement: Agreement, now: datetime, count: int) -> list[datetime]:
     """The agreement's ``count`` latest due times at or before ``now`` (UTC), oldest first,
     plus the one before them (the first period's lower bound)."""
-    local = _utc(now).astimezone(ZoneInfo(agreement.delivery.timezone))
+    local = as_utc(now).astimezone(ZoneInfo(agreement.delivery.timezone))
     schedule = croniter(agreement.delivery.schedule, local)
-    times = [_utc(schedule.get_prev(datetime)) for _ in range(count + 1)]
+    times = [as_utc(schedule.get_prev(datetime)) for _ in range(count + 1)]
     return sorted(times)
 
 
@@ -140,11 +137,11 @@ def quality_history(
 ) -> QualityHistory:
     """The last ``periods`` delivery periods of ``agreement`` at ``now``, oldest first; the
     last is the one whose due time comes next."""
-    now = _utc(now or datetime.now(UTC))
+    now = as_utc(now or datetime.now(UTC))
     lateness = timedelta(hours=agreement.delivery.late_after_hours)
     # up to the next due time: extracts sent early for it are already in its (open) period
     local = now.astimezone(ZoneInfo(agreement.delivery.timezone))
-    upcoming = _utc(croniter(agreement.delivery.schedule, local).get_next(datetime))
+    upcoming = as_utc(croniter(agreement.delivery.schedule, local).get_next(datetime))
     dues = due_times_before(agreement, upcoming + timedelta(seconds=1), periods)
     with session_scope(engine) as session:
         records = session.scalars(

@@ -13,6 +13,7 @@ from hub.privacy.keys import open_keyring
 from hub.publication.release import publish_release
 from hub.settings import Settings
 from hub.store import make_engine
+from hub.times import as_utc
 
 log = logging.getLogger(__name__)
 # A scheduled run leaves an extract received this recently to its landing event's run, which is
@@ -127,7 +128,7 @@ def run_delivery_check(agreement_id: str, at: datetime | None = None) -> list[st
     finally:
         engine.dispose()
     cutoff = (at or datetime.now(UTC)) - MISSED_TRIGGER_AFTER
-    return [extract_id for extract_id, received in waiting if _utc(received) <= cutoff]
+    return [extract_id for extract_id, received in waiting if as_utc(received) <= cutoff]
 
 
 def still_waiting(extract_ids: list[str]) -> list[str]:
@@ -155,7 +156,3 @@ def still_waiting(extract_ids: list[str]) -> list[str]:
             "extract %s is %s, not waiting: not staged again", extract_id, found.get(extract_id)
         )
     return [i for i in extract_ids if found.get(i) == "received"]
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

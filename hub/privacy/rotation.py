@@ -16,9 +16,9 @@ What a tokens file records about itself (Arrow schema metadata, which Parquet ke
 Files written before these were recorded are at version 1 (rotation did not exist then); the
 domains of their columns are derived from the agreement, as staging derived them.
 
-Each file is rewritten row group by row group into a local work file, put into the zone whole
-under a temporary name (``_REKEY_TMP``), then moved over the old file (a rename locally; on object
-storage a server-side copy, so the tokens object is replaced by a whole one or not at all); files
+Each file is rewritten row group by row group into a local work file, then put over the old file
+whole (``ZoneStore.put_file``: a rename locally; on object storage an upload to a hidden key copied
+into place, so the tokens object is replaced by a whole one or not at all); files
 already at the target version are skipped, so running the rotation again after a crash finishes
 the job instead of adding another version, and deletes what the crash left. Publication refuses
 tokens files at different versions (``require_current_tokens``). Name encodings re-key their
@@ -65,7 +65,7 @@ PSEUDONYMISATION = "pseudonymisation"
 DOMAIN_META = b"svd-hub:domain"
 TOKENS_FILE = "tokens.parquet"
 _LOCK_FILE = ".key-rotation.lock"
-_REKEY_TMP = f".{TOKENS_FILE}.rekey-"  # a re-keyed file in the zone before it is moved into place
+_REKEY_TMP = f".{TOKENS_FILE}.rekey-"  # a re-keyed file that an earlier version put in the zone
 _WORK = "rekey"  # under the work directory: the re-keyed file as it is written, locally
 ROTATE_HINT = "a key rotation has not finished; run `hub keys rotate` to finish it"
 
@@ -196,8 +196,8 @@ def _fsync(path: Path) -> None:
 
 def rekey_token_file(store: ZoneStore, item: TokenFile, key: DataKey, work_dir: Path) -> None:
     """Re-key every token column of one file of the linkage zone ``store`` a step, to ``key``'s
-    version: written row group by row group into a local file under ``work_dir``, put into the
-    zone whole under a temporary name (``_REKEY_TMP``), then moved over the old file. The token
+    version: written row group by row group into a local file under ``work_dir``, then put over
+    the old file whole (``ZoneStore.put_file``: a rename, or an upload copied into place). The token
     column of the extract's name encodings (``hub.privacy.bloom``) is re-keyed first, its filters
     kept (they are under the encoding key); a crash between the two leaves the encodings ahead,
     and the run that finishes the rotation skips them."""
@@ -210,7 +210,6 @@ def rekey_token_file(store: ZoneStore, item: TokenFile, key: DataKey, work_dir: 
         rekey_encodings(store, encodings, key, item.domains)
     work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     local = work_dir / f"{os.getpid()}-{uuid.uuid4().hex}-{TOKENS_FILE}"
-    tmp = rekey_tmp(item.path)
     try:
         with ZoneFile(store, item.path).parquet_file() as source:
             schema = _stamped_schema(source.schema_arrow, item.domains, key.version)
@@ -229,19 +228,10 @@ def rekey_token_file(store: ZoneStore, item: TokenFile, key: DataKey, work_dir: 
                     ]
                     writer.write_table(pa.Table.from_arrays(columns, schema=schema))
         _fsync(local)
-        # Whole in the zone first, then in place: an upload cut short by an exception can leave
-        # a partial object, but only under the temporary name, never as the tokens file.
-        store.put_file(tmp, local)
-        store.move(tmp, store, item.path)
+        store.put_file(item.path, local)  # whole or not at all, on object storage too
     except BaseException:
         local.unlink(missing_ok=True)
-        store.delete(tmp)
         raise
-
-
-def rekey_tmp(path: str) -> str:
-    """The temporary name in the zone of the re-keyed tokens file ``path`` (this process's)."""
-    return str(PurePosixPath(path).with_name(f"{_REKEY_TMP}{os.getpid()}.tmp"))
 
 
 def require_current_tokens(store: ZoneStore, paths: Sequence[str], keyring: Keyring) -> int:
@@ -410,7 +400,7 @@ def _rotate_tokens(
             subject=f"keys:{PSEUDONYMISATION}",
             detail={"version": key.version, "files_to_rekey": len(files)},
         )
-    # left by a crashed run; the lock says none is running
+    # left in the zone by a crashed run of an earlier version; the lock says none is running
     for stale in store.list():
         parts = PurePosixPath(stale).parts
         if len(parts) == 3 and parts[2].startswith(_REKEY_TMP):

@@ -310,7 +310,8 @@ def publish_release(
             },
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        manifest_sha256 = _put_release(published, release_id, tmp)
+        manifest_sha256 = file_sha256(tmp / MANIFEST)
+        published.put_tree(release_id, tmp, last=MANIFEST)
     _point_current(published, release_id)
     with session_scope(engine) as session:
         session.add(
@@ -433,16 +434,6 @@ def _write_project_keys(
             "agreements": sorted(allowing),
         }
     return written
-
-
-def _put_release(published: ZoneStore, release_id: str, folder: Path) -> str:
-    """Put the release written in ``folder`` into the zone, its manifest last; the manifest's
-    SHA-256."""
-    manifest_sha256 = file_sha256(folder / MANIFEST)
-    files = sorted(f.relative_to(folder).as_posix() for f in folder.rglob("*") if f.is_file())
-    for name in [*(f for f in files if f != MANIFEST), MANIFEST]:
-        published.put_file(f"{release_id}/{name}", folder / name)
-    return manifest_sha256
 
 
 def _point_current(published: ZoneStore, release_id: str) -> None:

@@ -55,13 +55,7 @@ def place_data_docs(
         build_data_docs(result, suite, site)
         store = zone_store(settings, QUALITY_ZONE)
         prefix = docs_prefix(agreement_id, extract_id)
-        files = sorted(
-            (p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()),
-            key=lambda name: name == INDEX,
-        )
-        for name in files:
-            store.put_file(f"{prefix}/{name}", site / name)
-        placed = {f"{prefix}/{name}" for name in files}
+        placed = set(store.put_tree(prefix, site, last=INDEX))
         for stale in store.list(prefix):
             if stale not in placed:
                 store.delete(stale)

@@ -38,6 +38,7 @@ from hub.agreements.model import Agreement
 from hub.settings import ZONES, Settings
 from hub.storage import locate, zone_store
 from hub.store import Extract, Release, ReleaseInput, session_scope
+from hub.times import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,6 @@ class RetentionRun:
         }
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _remove(settings: Settings, deletion: Deletion) -> None:
     """Delete the file or folder ``deletion.path`` from its zone (nothing there is fine)."""
     store, path = locate(settings, deletion.path)
@@ -105,7 +102,7 @@ def _extract_deletions(
     settings: Settings, extract: Extract, agreement: Agreement, now: datetime, run: RetentionRun
 ) -> list[tuple[Deletion, dict[str, object]]]:
     """What of one extract is past its time, with the record changes each deletion makes."""
-    age = now - _utc(extract.received_at)
+    age = now - as_utc(extract.received_at)
     days = agreement.retention
     found: list[tuple[Deletion, dict[str, object]]] = []
     subject = f"extract:{extract.id}"
@@ -176,7 +173,7 @@ def _release_deletions(
         if not limits or not _present(settings, release.path):
             continue
         limit = min(limits)
-        if now - _utc(release.created_at) < timedelta(days=limit):
+        if now - as_utc(release.created_at) < timedelta(days=limit):
             continue
         if release.id == current:
             run.kept.append(
@@ -205,7 +202,7 @@ def apply_retention(
     dry_run: bool = False,
 ) -> RetentionRun:
     """Delete what each agreement's retention no longer allows; see the module docstring."""
-    now = _utc(now or datetime.now(UTC))
+    now = as_utc(now or datetime.now(UTC))
     run = RetentionRun(at=now, dry_run=dry_run)
     with session_scope(engine) as session:
         extracts = list(session.scalars(select(Extract).order_by(Extract.received_at)).all())

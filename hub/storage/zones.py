@@ -43,6 +43,7 @@ from hub.settings import Settings
 
 Kind = Literal["local", "s3"]
 UPLOAD_CHUNK = 8 << 20
+TMP_PREFIX = ".tmp-"  # a write not finished yet: never listed, swept once stale
 # A stream from object storage reads ahead this much per request: the sealed-file reader asks for
 # 1 MiB segments, and a request per segment costs more than the bytes (200 MiB from a local S3
 # server: 23 s unbuffered, 3.6 s with 8 MiB, 1.3 s with 32 MiB)
@@ -73,13 +74,21 @@ class ZoneStore:
     def _full(self, path: str) -> str:
         return f"{self.root}/{_relative(path)}"
 
+    def _missing(self, path: str) -> UserError:
+        return UserError(f"no file {path} in the {self.zone} zone")
+
+    def _files(self, base: str) -> Iterator[pafs.FileInfo]:
+        """Every file under the full path ``base``, hidden temporaries included."""
+        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+        return (i for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.File)
+
     def exists(self, path: str) -> bool:
         return bool(self.fs.get_file_info(self._full(path)).type == pafs.FileType.File)
 
     def size(self, path: str) -> int:
         info = self.fs.get_file_info(self._full(path))
         if info.type != pafs.FileType.File:
-            raise UserError(f"no file {path} in the {self.zone} zone")
+            raise self._missing(path)
         return int(info.size)
 
     def open_input(self, path: str) -> pa.NativeFile:
@@ -88,7 +97,7 @@ class ZoneStore:
         try:
             return self.fs.open_input_stream(self._full(path), buffer_size=buffer)
         except FileNotFoundError:
-            raise UserError(f"no file {path} in the {self.zone} zone") from None
+            raise self._missing(path) from None
 
     def write_text(self, path: str, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
@@ -106,7 +115,7 @@ class ZoneStore:
             return
         target = Path(full)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{target.name}")
+        tmp = target.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
         try:
             shutil.move(local, tmp)
             tmp.replace(target)
@@ -114,10 +123,20 @@ class ZoneStore:
             tmp.unlink(missing_ok=True)
             raise
 
+    def put_tree(self, prefix: str, folder: Path, *, last: str) -> list[str]:
+        """``put_file`` every file of the local folder ``folder`` under ``prefix``, the file
+        ``last`` (a manifest, an index) after all the others, so whoever reads by it finds the
+        rest in place; the paths put, ``last`` last. ``folder``'s files are gone after."""
+        names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        names = [*(n for n in names if n != last), *(n for n in names if n == last)]
+        for name in names:
+            self.put_file(f"{prefix}/{name}", folder / name)
+        return [f"{prefix}/{name}" for name in names]
+
     def get_file(self, path: str, local: Path) -> None:
         """Copy the file at ``path`` to the local file ``local`` (written whole, then renamed)."""
         local.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = local.with_name(f".tmp-{uuid.uuid4().hex}-{local.name}")
+        tmp = local.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{local.name}")
         try:
             with self.open_input(path) as source, pa.OSFile(str(tmp), "wb") as out:
                 while chunk := source.read(UPLOAD_CHUNK):
@@ -126,20 +145,6 @@ class ZoneStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-
-    @contextlib.contextmanager
-    def local_file(self, path: str) -> Iterator[Path]:
-        """The file as a local path for tools that need one (DuckDB, Great Expectations): the
-        file itself locally, a temporary download (removed after) on S3."""
-        if self.kind == "local":
-            if not self.exists(path):
-                raise UserError(f"no file {path} in the {self.zone} zone")
-            yield Path(self._full(path))
-            return
-        with tempfile.TemporaryDirectory(prefix="hub-zone-") as folder:
-            local = Path(folder) / PurePosixPath(path).name
-            self.get_file(path, local)
-            yield local
 
     def mirror(self, prefix: str, cache: Path) -> Path:
         """The files under ``prefix`` as a local folder, for an unchanging set of files such as
@@ -151,7 +156,7 @@ class ZoneStore:
         folder = cache / self.zone / relative
         if folder.is_dir():
             return folder
-        tmp = folder.with_name(f".tmp-{uuid.uuid4().hex}-{folder.name}")
+        tmp = folder.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{folder.name}")
         try:
             for name in self.list(relative):
                 self.get_file(name, tmp / name[len(relative) + 1 :])
@@ -171,10 +176,10 @@ class ZoneStore:
         if self.kind == "s3":
             shutil.rmtree(cache / self.zone / _relative(prefix), ignore_errors=True)
 
-    def move(self, path: str, target: ZoneStore, target_path: str | None = None) -> None:
-        """Move a file to ``target_path`` (by default the same path) in another zone: a rename
-        locally; on S3 a server-side copy, then the original deleted."""
-        destination = target._full(target_path or path)
+    def move(self, path: str, target: ZoneStore) -> None:
+        """Move a file to the same path in another zone: a rename locally; on S3 a server-side
+        copy, then the original deleted."""
+        destination = target._full(path)
         if self.kind == "local" and target.kind == "local":
             Path(destination).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             Path(self._full(path)).replace(destination)
@@ -193,7 +198,7 @@ class ZoneStore:
             with self.fs.open_input_stream(self._full(path)) as stream:
                 return bytes(stream.read())
         except FileNotFoundError:
-            raise UserError(f"no file {path} in the {self.zone} zone") from None
+            raise self._missing(path) from None
 
     def write_parquet(self, path: str, table: pa.Table, **options: object) -> None:
         """Write ``table`` as a Parquet file at ``path``, atomically (zstd unless told)."""
@@ -202,7 +207,7 @@ class ZoneStore:
 
     def read_parquet(self, path: str, columns: list[str] | None = None) -> pa.Table:
         if not self.exists(path):
-            raise UserError(f"no file {path} in the {self.zone} zone")
+            raise self._missing(path)
         return pq.read_table(self._full(path), columns=columns, filesystem=self.fs)
 
     def read_schema(self, path: str) -> pa.Schema:
@@ -211,36 +216,24 @@ class ZoneStore:
             with self.fs.open_input_file(self._full(path)) as source:
                 return pq.read_schema(source)
         except FileNotFoundError:
-            raise UserError(f"no file {path} in the {self.zone} zone") from None
+            raise self._missing(path) from None
 
     def list(self, prefix: str = "") -> list[str]:
         """Every file under ``prefix`` (relative paths, sorted); hidden temporary files left by a
         crash are not listed."""
         base = self._full(prefix) if prefix else self.root
-        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
-        found = []
-        for info in self.fs.get_file_info(selector):
-            if info.type != pafs.FileType.File:
-                continue
-            relative = info.path[len(self.root) + 1 :]
-            if not PurePosixPath(relative).name.startswith(".tmp-"):
-                found.append(relative)
-        return sorted(found)
+        found = (info.path[len(self.root) + 1 :] for info in self._files(base))
+        return sorted(p for p in found if not PurePosixPath(p).name.startswith(TMP_PREFIX))
 
     def sweep_temporaries(self, older_than: float) -> int:
         """Delete hidden temporary files (``.tmp-``) that a process killed part-way through a
         write left, once not written to for ``older_than`` seconds; returns how many. A write
         in progress on another machine is younger than that and is left alone."""
         cutoff = time.time() - older_than
-        selector = pafs.FileSelector(self.root, recursive=True, allow_not_found=True)
         swept = 0
-        for info in self.fs.get_file_info(selector):
-            stale = info.mtime is not None and info.mtime.timestamp() < cutoff
-            if (
-                info.type == pafs.FileType.File
-                and PurePosixPath(info.path).name.startswith(".tmp-")
-                and stale
-            ):
+        for info in self._files(self.root):
+            hidden = PurePosixPath(info.path).name.startswith(TMP_PREFIX)
+            if hidden and info.mtime is not None and info.mtime.timestamp() < cutoff:
                 with contextlib.suppress(FileNotFoundError):
                     self.fs.delete_file(info.path)
                     swept += 1
@@ -269,7 +262,7 @@ class ZoneStore:
         SIGTERM at a worker's shutdown) interrupts it, so it goes to a hidden temporary key
         first, which is copied to ``full`` on the server once complete, then deleted."""
         pure = PurePosixPath(full)
-        tmp = f"{pure.parent}/.tmp-{uuid.uuid4().hex}-{pure.name}"
+        tmp = f"{pure.parent}/{TMP_PREFIX}{uuid.uuid4().hex}-{pure.name}"
         try:
             with pa.OSFile(str(local), "rb") as source, self.fs.open_output_stream(tmp) as out:
                 while chunk := source.read(UPLOAD_CHUNK):
@@ -289,7 +282,7 @@ class ZoneStore:
                 self._upload(Path(local.name), full)
             return
         self.fs.create_dir(parent, recursive=True)
-        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{PurePosixPath(full).name}"
+        tmp = f"{parent}/{TMP_PREFIX}{uuid.uuid4().hex}-{PurePosixPath(full).name}"
         try:
             with self.fs.open_output_stream(tmp) as out:
                 write(out)
@@ -334,10 +327,6 @@ class ZoneFile:
 
     def read_parquet(self, columns: list[str] | None = None) -> pa.Table:
         return self.store.read_parquet(self.path, columns)
-
-    def local_file(self) -> contextlib.AbstractContextManager[Path]:
-        """``ZoneStore.local_file`` of this file."""
-        return self.store.local_file(self.path)
 
     def parquet_file(self, **options: Any) -> pq.ParquetFile:
         """The file as a ``pyarrow.parquet.ParquetFile`` (its metadata, row groups in turn)."""

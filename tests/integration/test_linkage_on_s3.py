@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,7 @@ from hub.privacy.bloom import ENCODINGS_FILE, KEY_VERSION_META, encodings_path
 from hub.privacy.keys import open_keyring
 from hub.privacy.rotation import (
     DOMAIN_META,
+    TOKENS_FILE,
     RotationResult,
     require_current_tokens,
     rotate_keys,
@@ -41,7 +43,7 @@ from hub.privacy.rotation import (
 )
 from hub.privacy.tokens import rekey
 from hub.settings import Settings
-from hub.storage import ZoneStore, zone_store
+from hub.storage import ZoneStore, zone_store, zones
 from hub.store import make_engine, upgrade
 from tests.conftest import make_settings
 from tests.partnership import stage_partnership
@@ -288,17 +290,39 @@ def test_rotating_the_encoding_key_drops_the_encodings_in_the_bucket(hubs: Hubs)
 def test_an_upload_cut_short_never_leaves_a_partial_tokens_file(
     hubs: Hubs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """pyarrow completes an S3 upload when the writing fails part-way, so a re-keyed file goes
-    up under a temporary name first: a failed upload leaves the tokens file as it was."""
+    """pyarrow completes an S3 upload when the writing fails part-way, so the store uploads a
+    file under a hidden name and copies it into place: a re-keyed tokens file whose upload
+    fails after its first part leaves the tokens file as it was."""
     store, engine = hubs.store, _engine(hubs.s3)
     files = token_files(store)
     before = {p: store.read_bytes(p) for p in files}
+    real = zones.pa.OSFile
 
-    def upload_cut_short(self: ZoneStore, path: str, local: Path) -> None:
-        self.write_bytes(path, local.read_bytes()[:100])  # the parts sent before the failure
-        raise OSError("connection reset")
+    class CutShort:
+        """A re-keyed tokens file that fails to read after its first part (while uploading)."""
 
-    monkeypatch.setattr(ZoneStore, "put_file", upload_cut_short)
+        def __init__(self, name: str, mode: str) -> None:
+            self._file = real(name, mode)
+            self._cut = mode == "rb" and name.endswith(TOKENS_FILE)
+            self._reads = 0
+
+        def __enter__(self) -> CutShort:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._file.close()
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._file, name)
+
+        def read(self, size: int) -> bytes:
+            self._reads += 1
+            if self._cut and self._reads > 1:
+                raise OSError("connection reset")
+            return bytes(self._file.read(size))
+
+    monkeypatch.setattr(zones, "UPLOAD_CHUNK", 1024)
+    monkeypatch.setattr(zones.pa, "OSFile", CutShort)
     with pytest.raises(IntegrityError, match=r"re-keying tokens file .* failed"):
         _rotate(hubs.s3, engine)
     monkeypatch.undo()
